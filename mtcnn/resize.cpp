@@ -1,0 +1,86 @@
+#include "mtcnn/resize.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mtcnn {
+
+std::vector<std::vector<ResizeTap>> area_taps(int source_size, int dest_size, bool shrink_both_axes) {
+    std::vector<std::vector<ResizeTap>> taps(dest_size);
+    const double scale = static_cast<double>(source_size) / dest_size;
+    // OpenCV ignores slivers of a source pixel thinner than this.
+    constexpr double kSliver = 1e-3;
+    for (int d = 0; d < dest_size; ++d) {
+        std::vector<ResizeTap>& t = taps[d];
+        if (shrink_both_axes) {
+            // Footprint [f1, f2) in source coordinates, weights = overlap / width.
+            const double f1 = d * scale, f2 = f1 + scale;
+            const double cell = std::min(scale, source_size - f1);
+            int s2 = std::min(static_cast<int>(std::floor(f2)), source_size - 1);
+            int s1 = std::min(static_cast<int>(std::ceil(f1)), s2);
+            if (s1 - f1 > kSliver) t.push_back({s1 - 1, static_cast<float>((s1 - f1) / cell)});
+            for (int s = s1; s < s2; ++s) t.push_back({s, static_cast<float>(1.0 / cell)});
+            if (f2 - s2 > kSliver) t.push_back({s2, static_cast<float>(std::min(std::min(f2 - s2, 1.0), cell) / cell)});
+        } else {
+            // Enlarging: blend source pixels s and s+1 by how far output pixel
+            // d's right edge reaches past source pixel s's right edge.
+            const int s = static_cast<int>(std::floor(d * scale));
+            double f = (d + 1) - (s + 1) / scale;
+            f = f <= 0 ? 0.0 : f - std::floor(f);
+            if (s >= source_size - 1) {
+                t.push_back({source_size - 1, 1.0f});
+            } else {
+                t.push_back({s, static_cast<float>(1.0 - f)});
+                if (f > 0) t.push_back({s + 1, static_cast<float>(f)});
+            }
+        }
+    }
+    return taps;
+}
+
+namespace {
+
+// Separable: rows first (into a float buffer), then columns.
+template <class T, class Store>
+void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, Store store) {
+    const bool shrink = src_w >= dst_w && src_h >= dst_h;
+    const auto x_taps = area_taps(src_w, dst_w, shrink);
+    const auto y_taps = area_taps(src_h, dst_h, shrink);
+    const std::size_t row_len = static_cast<std::size_t>(dst_w) * channels;
+    std::vector<float> rows(static_cast<std::size_t>(src_h) * row_len, 0.0f);
+    for (int y = 0; y < src_h; ++y) {
+        const T* in = src + static_cast<std::size_t>(y) * src_w * channels;
+        float* out = rows.data() + y * row_len;
+        for (int x = 0; x < dst_w; ++x)
+            for (const ResizeTap& tap : x_taps[x])
+                for (int c = 0; c < channels; ++c)
+                    out[x * channels + c] += tap.weight * static_cast<float>(in[tap.source * channels + c]);
+    }
+    std::vector<float> acc(row_len);
+    for (int y = 0; y < dst_h; ++y) {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (const ResizeTap& tap : y_taps[y]) {
+            const float* in = rows.data() + tap.source * row_len;
+            for (std::size_t i = 0; i < row_len; ++i) acc[i] += tap.weight * in[i];
+        }
+        store(y, acc.data(), row_len);
+    }
+}
+
+}  // namespace
+
+void resize_area(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h) {
+    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, [&](int y, const float* row, std::size_t n) {
+        std::copy(row, row + n, dst + y * n);
+    });
+}
+
+void resize_area(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w,
+                 int dst_h) {
+    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, [&](int y, const float* row, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i)
+            dst[y * n + i] = static_cast<std::uint8_t>(std::clamp(std::lrint(row[i]), 0L, 255L));
+    });
+}
+
+}  // namespace mtcnn

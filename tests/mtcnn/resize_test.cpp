@@ -1,0 +1,85 @@
+// The pyramid / crop resampling against values worked out by hand from
+// OpenCV's INTER_AREA rules.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "mtcnn/resize.h"
+
+namespace mtcnn {
+namespace {
+
+float tap_sum(const std::vector<ResizeTap>& taps) {
+    float s = 0;
+    for (const auto& t : taps) s += t.weight;
+    return s;
+}
+
+TEST(AreaTaps, IntegerShrinkAverages) {
+    const auto taps = area_taps(6, 3, true);
+    ASSERT_EQ(taps.size(), 3u);
+    for (int d = 0; d < 3; ++d) {
+        ASSERT_EQ(taps[d].size(), 2u);
+        EXPECT_EQ(taps[d][0].source, 2 * d);
+        EXPECT_EQ(taps[d][1].source, 2 * d + 1);
+        EXPECT_FLOAT_EQ(taps[d][0].weight, 0.5f);
+    }
+}
+
+TEST(AreaTaps, FractionalShrinkSplitsBoundaryPixels) {
+    // 5 -> 2: footprints [0, 2.5) and [2.5, 5): pixel 2 is shared half/half.
+    const auto taps = area_taps(5, 2, true);
+    ASSERT_EQ(taps[0].size(), 3u);
+    EXPECT_EQ(taps[0][2].source, 2);
+    EXPECT_FLOAT_EQ(taps[0][2].weight, 0.5f / 2.5f);
+    ASSERT_EQ(taps[1].size(), 3u);
+    EXPECT_EQ(taps[1][0].source, 2);
+    EXPECT_FLOAT_EQ(taps[1][0].weight, 0.5f / 2.5f);
+    for (const auto& t : taps) EXPECT_NEAR(tap_sum(t), 1.0f, 1e-6);
+}
+
+TEST(AreaTaps, EnlargingBlendsAtSourceBoundaries) {
+    // 2 -> 4 (scale 0.5): output 0 lies inside source 0 (weight 1); output 1
+    // ends exactly at source 0's edge (f = 2 - 1*2 = 0: weight 1 on source 0);
+    // output 2 starts source 1; output 3 clamps to the last pixel.
+    const auto taps = area_taps(2, 4, false);
+    ASSERT_EQ(taps.size(), 4u);
+    EXPECT_EQ(taps[0][0].source, 0);
+    EXPECT_FLOAT_EQ(taps[0][0].weight, 1.0f);
+    EXPECT_EQ(taps[2][0].source, 1);
+    EXPECT_EQ(taps[3].size(), 1u);
+    EXPECT_EQ(taps[3][0].source, 1);
+    // 3 -> 4 (scale 0.75): output 1 covers [0.75, 1.5): sx = 0, f = 2 - 1/0.75
+    // = 0.667, so 1/3 of source 0 and 2/3 of source 1.
+    const auto t34 = area_taps(3, 4, false);
+    ASSERT_EQ(t34[1].size(), 2u);
+    EXPECT_NEAR(t34[1][0].weight, 1.0f / 3.0f, 1e-6);
+    EXPECT_NEAR(t34[1][1].weight, 2.0f / 3.0f, 1e-6);
+    for (const auto& t : t34) EXPECT_NEAR(tap_sum(t), 1.0f, 1e-6);
+}
+
+TEST(ResizeArea, EightBitRoundsLikeOpenCv) {
+    // 2x1 -> 1x1 of one channel: mean of 10 and 13 = 11.5 -> 12 (round half
+    // to even would give 12 too; 10 and 11 -> 10.5 -> 10 under lrint).
+    const std::uint8_t src[2] = {10, 13};
+    std::uint8_t dst[1];
+    resize_area(src, 2, 1, 1, dst, 1, 1);
+    EXPECT_EQ(dst[0], 12);
+    const std::uint8_t src2[2] = {10, 11};
+    resize_area(src2, 2, 1, 1, dst, 1, 1);
+    EXPECT_EQ(dst[0], 10);
+}
+
+TEST(ResizeArea, KeepsChannelsApartAndConstantsConstant) {
+    std::vector<float> src(7 * 5 * 3);
+    for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i % 3 * 100);
+    std::vector<float> dst(3 * 2 * 3);
+    resize_area(src.data(), 7, 5, 3, dst.data(), 3, 2);
+    for (std::size_t i = 0; i < dst.size(); ++i) EXPECT_NEAR(dst[i], static_cast<float>(i % 3 * 100), 1e-3);
+    std::vector<float> up(11 * 9 * 3);
+    resize_area(src.data(), 7, 5, 3, up.data(), 11, 9);
+    for (std::size_t i = 0; i < up.size(); ++i) EXPECT_NEAR(up[i], static_cast<float>(i % 3 * 100), 1e-3);
+}
+
+}  // namespace
+}  // namespace mtcnn
