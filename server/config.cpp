@@ -1,0 +1,237 @@
+#include "server/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "mtcnn/image.h"
+
+namespace server {
+namespace {
+
+// One value for one setting, as text, and where it came from ("--port
+// (command line)", "FACE_SERVICE_PORT (environment)", "\"port\" in FILE").
+struct Given {
+    std::string text;
+    std::string origin;
+};
+
+enum class Setting { port, host, threads, confidence, max_body, max_pixels, weights };
+
+struct SettingInfo {
+    Setting setting;
+    const char* name;  // in messages
+    const char* flag;
+    const char* file_key;  // nullptr: not settable from the file
+    bool numeric;          // in the file: a JSON number (else a string)
+};
+
+constexpr std::array<SettingInfo, 7> kSettings{{
+    {Setting::port, "port", "--port", "port", true},
+    {Setting::host, "host", "--host", "host", false},
+    {Setting::threads, "threads", "--threads", "threads", true},
+    {Setting::confidence, "confidence", "--confidence", "confidence", true},
+    {Setting::max_body, "max body", "--max-body", "max_body", true},
+    {Setting::max_pixels, "max pixels", "--max-pixels", "max_pixels", true},
+    {Setting::weights, "weights", "--weights", nullptr, false},
+}};
+
+// Environment variables, highest precedence first within the environment.
+std::vector<const char*> env_names(Setting s) {
+    switch (s) {
+        case Setting::port: return {"FACE_SERVICE_PORT", "PORT"};
+        case Setting::host: return {"FACE_SERVICE_HOST"};
+        case Setting::threads: return {"FACE_SERVICE_THREADS"};
+        case Setting::confidence: return {"FACE_SERVICE_CONFIDENCE"};
+        case Setting::max_body: return {"FACE_SERVICE_MAX_BODY"};
+        case Setting::max_pixels: return {"FACE_SERVICE_MAX_PIXELS"};
+        case Setting::weights: return {};
+    }
+    return {};
+}
+
+[[noreturn]] void invalid(const SettingInfo& info, const Given& g, const std::string& rule) {
+    throw ConfigError("invalid " + std::string(info.name) + " '" + g.text + "' from " + g.origin + ": " + rule);
+}
+
+std::int64_t parse_integer(const SettingInfo& info, const Given& g, std::int64_t lo, std::int64_t hi) {
+    const std::string rule = "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    std::int64_t v = 0;
+    const char* first = g.text.data();
+    const char* last = first + g.text.size();
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (g.text.empty() || ec != std::errc() || end != last || v < lo || v > hi) invalid(info, g, rule);
+    return v;
+}
+
+double parse_unit_interval(const SettingInfo& info, const Given& g) {
+    double v = 0;
+    const char* first = g.text.data();
+    const char* last = first + g.text.size();
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (g.text.empty() || ec != std::errc() || end != last || !std::isfinite(v) || v < 0.0 || v > 1.0)
+        invalid(info, g, "must be a number in [0, 1]");
+    return v;
+}
+
+bool is_ip_address(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+void apply(ServeConfig& config, const SettingInfo& info, const Given& g) {
+    switch (info.setting) {
+        case Setting::port: config.port = static_cast<int>(parse_integer(info, g, 1, 65535)); break;
+        case Setting::host:
+            if (g.text != "localhost" && !is_ip_address(g.text))
+                invalid(info, g, "must be a numeric IPv4 or IPv6 address, or localhost");
+            config.host = g.text;
+            break;
+        case Setting::threads: config.threads = static_cast<int>(parse_integer(info, g, 1, kMaxThreads)); break;
+        case Setting::confidence: config.confidence = parse_unit_interval(info, g); break;
+        case Setting::max_body: config.max_body = parse_integer(info, g, 1, kMaxBodyLimit); break;
+        case Setting::max_pixels: config.max_pixels = parse_integer(info, g, 1, mtcnn::kMaxImagePixels); break;
+        case Setting::weights:
+            if (g.text.empty()) invalid(info, g, "must be a directory");
+            config.weights_dir = g.text;
+            break;
+    }
+}
+
+const SettingInfo* find_flag(const std::string& flag) {
+    for (const SettingInfo& info : kSettings)
+        if (flag == info.flag) return &info;
+    return nullptr;
+}
+
+struct FlagValues {
+    std::map<Setting, Given> values;
+    std::optional<Given> config_path;
+};
+
+FlagValues parse_flags(const std::vector<std::string>& args) {
+    FlagValues out;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (!a.starts_with("--")) throw ConfigError("serve takes no arguments, got '" + a + "'");
+        std::string flag = a;
+        std::optional<std::string> value;
+        if (const auto eq = a.find('='); eq != std::string::npos) {
+            flag = a.substr(0, eq);
+            value = a.substr(eq + 1);
+        }
+        const SettingInfo* info = find_flag(flag);
+        if (!info && flag != "--config") throw ConfigError("unknown option " + flag);
+        if (!value) {
+            if (i + 1 >= args.size()) throw ConfigError(flag + " needs a value");
+            value = args[++i];
+        }
+        Given g{*value, flag + " (command line)"};
+        if (info)
+            out.values[info->setting] = std::move(g);
+        else
+            out.config_path = std::move(g);
+    }
+    return out;
+}
+
+std::map<Setting, Given> parse_file(const std::string& text, const std::string& path) {
+    nlohmann::json doc;
+    try {
+        doc = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw ConfigError("config file " + path + " is not valid JSON: " + e.what());
+    }
+    if (!doc.is_object()) throw ConfigError("config file " + path + " must hold a JSON object");
+    std::map<Setting, Given> out;
+    for (const auto& [key, value] : doc.items()) {
+        const SettingInfo* info = nullptr;
+        for (const SettingInfo& s : kSettings)
+            if (s.file_key && key == s.file_key) info = &s;
+        if (!info) throw ConfigError("unknown setting \"" + key + "\" in config file " + path);
+        const std::string origin = "\"" + key + "\" in config file " + path;
+        if (info->numeric && !value.is_number())
+            throw ConfigError("invalid " + std::string(info->name) + " " + value.dump() + " from " + origin +
+                              ": must be a JSON number");
+        if (!info->numeric && !value.is_string())
+            throw ConfigError("invalid " + std::string(info->name) + " " + value.dump() + " from " + origin +
+                              ": must be a JSON string");
+        out[info->setting] = Given{value.is_string() ? value.get<std::string>() : value.dump(), origin};
+    }
+    return out;
+}
+
+std::optional<std::string> lookup(const EnvLookup& env, const std::string& name) {
+    std::optional<std::string> v = env(name);
+    if (v && v->empty()) return std::nullopt;  // empty counts as unset
+    return v;
+}
+
+}  // namespace
+
+ServeConfig default_config(unsigned hardware_concurrency) {
+    ServeConfig c;
+    c.threads = static_cast<int>(std::clamp<unsigned>(hardware_concurrency, 1, kMaxThreads));
+    return c;
+}
+
+ServeConfig resolve_config(const std::vector<std::string>& args, const EnvLookup& env, const FileReader& read_file,
+                           const ServeConfig& defaults) {
+    const FlagValues flags = parse_flags(args);
+
+    std::optional<Given> config_path = flags.config_path;
+    if (!config_path)
+        if (auto v = lookup(env, "FACE_SERVICE_CONFIG")) config_path = Given{*v, "FACE_SERVICE_CONFIG (environment)"};
+    std::map<Setting, Given> file;
+    if (config_path) {
+        if (config_path->text.empty()) throw ConfigError("empty config file path from " + config_path->origin);
+        std::string text;
+        try {
+            text = read_file(config_path->text);
+        } catch (const std::exception& e) {
+            throw ConfigError("cannot read config file " + config_path->text + " (from " + config_path->origin +
+                              "): " + e.what());
+        }
+        file = parse_file(text, config_path->text);
+    }
+
+    // Every value given is checked, even one that a higher source overrides:
+    // a broken file or variable is reported now rather than when the
+    // override goes away. Then they are applied lowest precedence first.
+    ServeConfig config = defaults;
+    for (const SettingInfo& info : kSettings) {
+        if (auto it = file.find(info.setting); it != file.end()) apply(config, info, it->second);
+        const std::vector<const char*> names = env_names(info.setting);
+        for (auto name = names.rbegin(); name != names.rend(); ++name)
+            if (auto v = lookup(env, *name)) apply(config, info, Given{*v, std::string(*name) + " (environment)"});
+        if (auto it = flags.values.find(info.setting); it != flags.values.end()) apply(config, info, it->second);
+    }
+    return config;
+}
+
+std::optional<std::string> process_env(const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+}
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw std::runtime_error("read error");
+    return text.str();
+}
+
+}  // namespace server

@@ -1,0 +1,157 @@
+#include "server/service.h"
+
+#include <charconv>
+#include <cmath>
+#include <iostream>
+#include <new>
+#include <span>
+
+#include "mtcnn/face_json.h"
+#include "mtcnn/image.h"
+
+namespace server {
+namespace {
+
+using http::HttpError;
+using http::Request;
+using http::Response;
+
+// Warm-up photo: large enough for a few pyramid levels (so PNet runs at
+// several scales and every buffer size class is touched once), small enough
+// to take milliseconds. Smooth gradients, no face.
+constexpr int kWarmUpSide = 96;
+
+mtcnn::Image warm_up_image() {
+    mtcnn::Image image;
+    image.width = kWarmUpSide;
+    image.height = kWarmUpSide;
+    image.pixels.resize(static_cast<std::size_t>(kWarmUpSide) * kWarmUpSide * 3);
+    for (int y = 0; y < kWarmUpSide; ++y)
+        for (int x = 0; x < kWarmUpSide; ++x) {
+            std::uint8_t* p = &image.pixels[(static_cast<std::size_t>(y) * kWarmUpSide + x) * 3];
+            p[0] = static_cast<std::uint8_t>(x * 255 / kWarmUpSide);
+            p[1] = static_cast<std::uint8_t>(y * 255 / kWarmUpSide);
+            p[2] = static_cast<std::uint8_t>((x + y) * 127 / kWarmUpSide);
+        }
+    return image;
+}
+
+}  // namespace
+
+http::Handler with_json_errors(http::Handler handler) {
+    return [handler = std::move(handler)](const Request& request) -> Response {
+        try {
+            return handler(request);
+        } catch (const HttpError& e) {
+            return http::error_response(e.status(), e.what());
+        } catch (const mtcnn::InvalidImage& e) {
+            return http::error_response(400, e.what());
+        } catch (const mtcnn::UnsupportedImageFormat& e) {
+            return http::error_response(415, e.what());
+        } catch (const mtcnn::ImageTooLarge& e) {
+            return http::error_response(413, e.what());
+        } catch (const std::bad_alloc&) {
+            std::cerr << "face-service: " << request.method << " " << request.path << ": out of memory\n";
+            return http::error_response(500, "out of memory");
+        } catch (const std::exception& e) {
+            std::cerr << "face-service: " << request.method << " " << request.path << ": " << e.what() << "\n";
+            return http::error_response(500, "internal error");
+        } catch (...) {
+            std::cerr << "face-service: " << request.method << " " << request.path << ": unknown exception\n";
+            return http::error_response(500, "internal error");
+        }
+    };
+}
+
+double request_confidence(const Request& request, double fallback) {
+    std::optional<std::string> given;
+    for (auto& [key, value] : http::parse_query(request.query)) {
+        if (key != "confidence") continue;  // other parameters are ignored, as the predecessor did
+        if (given) throw HttpError(422, "confidence given more than once");
+        given = value;
+    }
+    if (!given) return fallback;
+    double c = 0;
+    const char* first = given->data();
+    const char* last = first + given->size();
+    const auto [end, ec] = std::from_chars(first, last, c);
+    if (given->empty() || ec != std::errc() || end != last || !std::isfinite(c) || c < 0.0 || c > 1.0)
+        throw HttpError(422, "confidence must be a number in [0, 1], got '" + *given + "'");
+    return c;
+}
+
+std::string_view request_image(const Request& request) {
+    const std::optional<std::string_view> content_type = request.header("content-type");
+    if (content_type) {
+        http::MediaType media;
+        try {
+            media = http::parse_media_type(*content_type);
+        } catch (const HttpError&) {
+            media = {};  // an unreadable Content-Type: the body is read as the photo
+        }
+        if (media.type == "multipart/form-data") {
+            const auto boundary = media.params.find("boundary");
+            if (boundary == media.params.end()) throw HttpError(400, "multipart/form-data without a boundary");
+            for (const http::FormPart& part : http::parse_multipart(request.body, boundary->second))
+                if (part.name == "image") return part.data;
+            throw HttpError(400, "multipart form without an 'image' field");
+        }
+    }
+    // Raw bytes (image/jpeg, image/png, image/bmp, image/gif,
+    // application/octet-stream, or anything else): the decoder reads the
+    // format from the magic bytes.
+    return request.body;
+}
+
+FaceService::FaceService(ServiceOptions options) : options_(std::move(options)) {}
+
+void FaceService::install(http::Server& server) {
+    server.route("POST", "/api/detect", with_json_errors([this](const Request& r) { return detect(r); }));
+    server.route("GET", "/healthz",
+                 with_json_errors([](const Request&) { return http::json_response(200, {{"status", "alive"}}); }));
+    server.route("GET", "/readyz", with_json_errors([this](const Request&) { return readyz(); }));
+    server.route("GET", "/healthcheck",
+                 with_json_errors([](const Request&) { return http::json_response(200, {{"OK", true}}); }));
+}
+
+std::chrono::milliseconds FaceService::load(const engine::Kernels& kernels, const std::string& weights_dir) {
+    const auto start = std::chrono::steady_clock::now();
+    auto detector = std::make_unique<const mtcnn::Detector>(kernels, weights_dir);
+    mtcnn::DetectOptions warm;
+    warm.thresholds[2] = static_cast<float>(options_.default_confidence);
+    detector->detect(warm_up_image(), warm);
+    detector_ = std::move(detector);
+    load_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    ready_.store(true, std::memory_order_release);
+    return load_time_;
+}
+
+Response FaceService::readyz() const {
+    if (!ready()) {
+        Response r = http::json_response(503, {{"status", "loading"}});
+        r.headers.push_back({"Retry-After", "1"});
+        return r;
+    }
+    return http::json_response(200, {{"status", "ready"},
+                                     {"isa", engine::isa_name(detector_->isa())},
+                                     {"threads", options_.threads},
+                                     {"load_ms", load_time_.count()}});
+}
+
+Response FaceService::detect(const Request& request) const {
+    if (!ready()) {
+        Response r = http::error_response(503, "not ready");
+        r.headers.push_back({"Retry-After", "1"});
+        return r;
+    }
+    mtcnn::DetectOptions options;  // per request: the detector is shared and const
+    options.thresholds[2] = static_cast<float>(request_confidence(request, options_.default_confidence));
+    const std::string_view bytes = request_image(request);
+    if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes, or a multipart form with an 'image' file");
+    const mtcnn::Image image =
+        mtcnn::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                            mtcnn::DecodeLimits{options_.max_pixels});
+    return http::json_response(200, mtcnn::faces_to_json(detector_->detect(image, options)));
+}
+
+}  // namespace server

@@ -1,0 +1,275 @@
+// `face-service serve` settings: flags > environment > config file > defaults,
+// PORT below FACE_SERVICE_PORT, and every invalid value refused with a
+// message that names the setting and where it came from.
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using server::ConfigError;
+using server::ServeConfig;
+
+struct Inputs {
+    std::vector<std::string> args = {};
+    std::map<std::string, std::string> env = {};
+    std::map<std::string, std::string> files = {};  // path -> text
+};
+
+ServeConfig resolve(const Inputs& in) {
+    const server::EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
+        const auto it = in.env.find(name);
+        if (it == in.env.end()) return std::nullopt;
+        return it->second;
+    };
+    const server::FileReader read = [&](const std::string& path) -> std::string {
+        const auto it = in.files.find(path);
+        if (it == in.files.end()) throw std::runtime_error("No such file or directory");
+        return it->second;
+    };
+    return server::resolve_config(in.args, env, read, server::default_config(8));
+}
+
+// The ConfigError message, or "" when none is thrown.
+std::string error_of(const Inputs& in) {
+    try {
+        resolve(in);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+const char* kFullFile =
+    R"({"port": 8001, "host": "127.0.0.1", "threads": 3, "confidence": 0.5, "max_body": 1000, "max_pixels": 2000})";
+
+TEST(ServeConfig, Defaults) {
+    const ServeConfig c = resolve({});
+    EXPECT_EQ(c.port, 8000);
+    EXPECT_EQ(c.host, "0.0.0.0");
+    EXPECT_EQ(c.threads, 8);  // the hardware concurrency passed in
+    EXPECT_DOUBLE_EQ(c.confidence, 0.95);
+    EXPECT_EQ(c.max_body, 16 * 1024 * 1024);
+    EXPECT_EQ(c.max_pixels, 50'000'000);
+    EXPECT_EQ(c.weights_dir, "");
+}
+
+TEST(ServeConfig, UnknownHardwareConcurrencyMeansOneThread) {
+    EXPECT_EQ(server::default_config(0).threads, 1);
+    EXPECT_EQ(server::default_config(100000).threads, server::kMaxThreads);
+}
+
+TEST(ServeConfig, FileBeatsDefaults) {
+    const ServeConfig c = resolve({{"--config", "/etc/fs.json"}, {}, {{"/etc/fs.json", kFullFile}}});
+    EXPECT_EQ(c.port, 8001);
+    EXPECT_EQ(c.host, "127.0.0.1");
+    EXPECT_EQ(c.threads, 3);
+    EXPECT_DOUBLE_EQ(c.confidence, 0.5);
+    EXPECT_EQ(c.max_body, 1000);
+    EXPECT_EQ(c.max_pixels, 2000);
+}
+
+TEST(ServeConfig, FileNamedByEnvironment) {
+    const ServeConfig c = resolve({{}, {{"FACE_SERVICE_CONFIG", "/c.json"}}, {{"/c.json", R"({"port": 9000})"}}});
+    EXPECT_EQ(c.port, 9000);
+    EXPECT_EQ(c.threads, 8);  // not in the file: default
+}
+
+TEST(ServeConfig, ConfigFlagBeatsConfigVariable) {
+    const ServeConfig c = resolve({{"--config", "/a.json"},
+                                   {{"FACE_SERVICE_CONFIG", "/b.json"}},
+                                   {{"/a.json", R"({"port": 1111})"}, {"/b.json", R"({"port": 2222})"}}});
+    EXPECT_EQ(c.port, 1111);
+}
+
+TEST(ServeConfig, EnvironmentBeatsFile) {
+    const ServeConfig c = resolve({{"--config", "/c.json"},
+                                   {{"FACE_SERVICE_PORT", "8002"},
+                                    {"FACE_SERVICE_HOST", "::1"},
+                                    {"FACE_SERVICE_THREADS", "2"},
+                                    {"FACE_SERVICE_CONFIDENCE", "0.7"},
+                                    {"FACE_SERVICE_MAX_BODY", "3000"},
+                                    {"FACE_SERVICE_MAX_PIXELS", "4000"}},
+                                   {{"/c.json", kFullFile}}});
+    EXPECT_EQ(c.port, 8002);
+    EXPECT_EQ(c.host, "::1");
+    EXPECT_EQ(c.threads, 2);
+    EXPECT_DOUBLE_EQ(c.confidence, 0.7);
+    EXPECT_EQ(c.max_body, 3000);
+    EXPECT_EQ(c.max_pixels, 4000);
+}
+
+TEST(ServeConfig, FlagsBeatEnvironmentAndFile) {
+    const ServeConfig c = resolve({{"--config", "/c.json", "--port", "8003", "--host", "localhost", "--threads", "5",
+                                    "--confidence", "0.8", "--max-body=5000", "--max-pixels", "6000", "--weights", "/w"},
+                                   {{"FACE_SERVICE_PORT", "8002"},
+                                    {"PORT", "8004"},
+                                    {"FACE_SERVICE_HOST", "::1"},
+                                    {"FACE_SERVICE_THREADS", "2"},
+                                    {"FACE_SERVICE_CONFIDENCE", "0.7"},
+                                    {"FACE_SERVICE_MAX_BODY", "3000"},
+                                    {"FACE_SERVICE_MAX_PIXELS", "4000"}},
+                                   {{"/c.json", kFullFile}}});
+    EXPECT_EQ(c.port, 8003);
+    EXPECT_EQ(c.host, "localhost");
+    EXPECT_EQ(c.threads, 5);
+    EXPECT_DOUBLE_EQ(c.confidence, 0.8);
+    EXPECT_EQ(c.max_body, 5000);
+    EXPECT_EQ(c.max_pixels, 6000);
+    EXPECT_EQ(c.weights_dir, "/w");
+}
+
+TEST(ServeConfig, PortVariableIsBelowFaceServicePort) {
+    EXPECT_EQ(resolve({{}, {{"PORT", "8123"}}}).port, 8123);
+    EXPECT_EQ(resolve({{}, {{"PORT", "8123"}, {"FACE_SERVICE_PORT", "8124"}}}).port, 8124);
+    // PORT still beats the file and loses to the flag.
+    EXPECT_EQ(resolve({{"--config", "/c.json"}, {{"PORT", "8123"}}, {{"/c.json", kFullFile}}}).port, 8123);
+    EXPECT_EQ(resolve({{"--port", "8125"}, {{"PORT", "8123"}}}).port, 8125);
+}
+
+TEST(ServeConfig, EmptyVariableCountsAsUnset) {
+    EXPECT_EQ(resolve({{}, {{"PORT", ""}, {"FACE_SERVICE_PORT", ""}}}).port, 8000);
+    EXPECT_EQ(resolve({{}, {{"FACE_SERVICE_PORT", ""}, {"PORT", "8123"}}}).port, 8123);
+}
+
+TEST(ServeConfig, LastRepeatedFlagWins) { EXPECT_EQ(resolve({{"--port", "1", "--port=2"}}).port, 2); }
+
+TEST(ServeConfig, AcceptsBoundaryValues) {
+    EXPECT_EQ(resolve({{"--port", "1"}}).port, 1);
+    EXPECT_EQ(resolve({{"--port", "65535"}}).port, 65535);
+    EXPECT_DOUBLE_EQ(resolve({{"--confidence", "0"}}).confidence, 0.0);
+    EXPECT_DOUBLE_EQ(resolve({{"--confidence", "1"}}).confidence, 1.0);
+    EXPECT_DOUBLE_EQ(resolve({{"--confidence", "1e-1"}}).confidence, 0.1);
+    EXPECT_EQ(resolve({{"--threads", "256"}}).threads, 256);
+    EXPECT_EQ(resolve({{"--max-body", "1"}}).max_body, 1);
+    EXPECT_EQ(resolve({{"--max-body", "1073741824"}}).max_body, std::int64_t{1} << 30);
+    EXPECT_EQ(resolve({{"--max-pixels", "134217728"}}).max_pixels, std::int64_t{1} << 27);
+    EXPECT_EQ(resolve({{"--host", "::"}}).host, "::");
+}
+
+// Each invalid value, from each kind of source, is refused; the message names
+// the setting, the value and the source.
+struct InvalidCase {
+    const char* flag;
+    const char* env;
+    const char* file_key;  // nullptr: the value is not tried in the file
+    const char* value;
+    const char* name_in_message;
+};
+
+void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.flag << " / " << c.env << " '" << c.value << "'"; }
+
+class InvalidValue : public testing::TestWithParam<InvalidCase> {};
+
+TEST_P(InvalidValue, FromFlagNamesFlag) {
+    const InvalidCase& p = GetParam();
+    const std::string msg = error_of({{p.flag, p.value}});
+    EXPECT_NE(msg.find(std::string("invalid ") + p.name_in_message), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string("'") + p.value + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string(p.flag) + " (command line)"), std::string::npos) << msg;
+}
+
+TEST_P(InvalidValue, FromEnvironmentNamesVariable) {
+    const InvalidCase& p = GetParam();
+    const std::string msg = error_of({{}, {{p.env, p.value}}});
+    EXPECT_NE(msg.find(std::string("invalid ") + p.name_in_message), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string(p.env) + " (environment)"), std::string::npos) << msg;
+}
+
+// A shadowed invalid value is still an error: it would surface the day the override goes.
+TEST_P(InvalidValue, EvenWhenOverridden) {
+    const InvalidCase& p = GetParam();
+    EXPECT_NE(error_of({{p.flag, "1"}, {{p.env, p.value}}}), "");
+}
+
+const InvalidCase kInvalidCases[] = {
+    {"--port", "FACE_SERVICE_PORT", nullptr, "abc", "port"},
+    {"--port", "FACE_SERVICE_PORT", "port", "0", "port"},
+    {"--port", "FACE_SERVICE_PORT", "port", "65536", "port"},
+    {"--port", "FACE_SERVICE_PORT", "port", "80.5", "port"},
+    {"--port", "FACE_SERVICE_PORT", "port", "-1", "port"},
+    {"--port", "FACE_SERVICE_PORT", nullptr, "8000x", "port"},
+    {"--port", "PORT", nullptr, " 8000", "port"},
+    {"--threads", "FACE_SERVICE_THREADS", "threads", "0", "threads"},
+    {"--threads", "FACE_SERVICE_THREADS", "threads", "257", "threads"},
+    {"--threads", "FACE_SERVICE_THREADS", nullptr, "four", "threads"},
+    {"--confidence", "FACE_SERVICE_CONFIDENCE", nullptr, "abc", "confidence"},
+    {"--confidence", "FACE_SERVICE_CONFIDENCE", nullptr, "nan", "confidence"},
+    {"--confidence", "FACE_SERVICE_CONFIDENCE", nullptr, "inf", "confidence"},
+    {"--confidence", "FACE_SERVICE_CONFIDENCE", "confidence", "1.5", "confidence"},
+    {"--confidence", "FACE_SERVICE_CONFIDENCE", "confidence", "-0.1", "confidence"},
+    {"--max-body", "FACE_SERVICE_MAX_BODY", "max_body", "0", "max body"},
+    {"--max-body", "FACE_SERVICE_MAX_BODY", "max_body", "1073741825", "max body"},
+    {"--max-body", "FACE_SERVICE_MAX_BODY", nullptr, "16MiB", "max body"},
+    {"--max-pixels", "FACE_SERVICE_MAX_PIXELS", "max_pixels", "0", "max pixels"},
+    {"--max-pixels", "FACE_SERVICE_MAX_PIXELS", "max_pixels", "134217729", "max pixels"},
+    {"--max-pixels", "FACE_SERVICE_MAX_PIXELS", "max_pixels", "1e6", "max pixels"},
+    {"--host", "FACE_SERVICE_HOST", nullptr, "example.com", "host"},
+    {"--host", "FACE_SERVICE_HOST", nullptr, "300.1.1.1", "host"},
+};
+
+// "0_port_abc", "17_max_body_16MiB": readable test names.
+std::string case_name(const testing::TestParamInfo<InvalidCase>& info) {
+    std::string name = std::to_string(info.index) + "_" + std::string(info.param.flag + 2) + "_" + info.param.value;
+    for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(ServeConfig, InvalidValue, testing::ValuesIn(kInvalidCases), case_name);
+
+TEST(ServeConfig, InvalidFileValueNamesKeyAndFile) {
+    for (const InvalidCase& p : kInvalidCases) {
+        if (!p.file_key) continue;  // not a JSON value of the right type
+        const std::string msg =
+            error_of({{"--config", "/c.json"}, {}, {{"/c.json", std::string("{\"") + p.file_key + "\": " + p.value + "}"}}});
+        EXPECT_NE(msg.find(std::string("invalid ") + p.name_in_message), std::string::npos) << msg;
+        EXPECT_NE(msg.find(std::string("\"") + p.file_key + "\" in config file /c.json"), std::string::npos) << msg;
+    }
+}
+
+TEST(ServeConfig, FileTypesAreChecked) {
+    EXPECT_NE(error_of({{"--config", "/c.json"}, {}, {{"/c.json", R"({"port": "8000"})"}}}).find("must be a JSON number"),
+              std::string::npos);
+    EXPECT_NE(error_of({{"--config", "/c.json"}, {}, {{"/c.json", R"({"host": 1})"}}}).find("must be a JSON string"),
+              std::string::npos);
+}
+
+TEST(ServeConfig, UnknownFileKeyIsRefused) {
+    const std::string msg = error_of({{"--config", "/c.json"}, {}, {{"/c.json", R"({"prot": 8000})"}}});
+    EXPECT_NE(msg.find("unknown setting \"prot\" in config file /c.json"), std::string::npos) << msg;
+}
+
+TEST(ServeConfig, BrokenFileIsRefused) {
+    EXPECT_NE(error_of({{"--config", "/c.json"}, {}, {{"/c.json", "{port: 1"}}}).find("/c.json is not valid JSON"),
+              std::string::npos);
+    EXPECT_NE(error_of({{"--config", "/c.json"}, {}, {{"/c.json", "[1, 2]"}}}).find("must hold a JSON object"),
+              std::string::npos);
+    const std::string missing = error_of({{"--config", "/missing.json"}});
+    EXPECT_NE(missing.find("cannot read config file /missing.json (from --config (command line))"), std::string::npos)
+        << missing;
+    const std::string from_env = error_of({{}, {{"FACE_SERVICE_CONFIG", "/missing.json"}}});
+    EXPECT_NE(from_env.find("FACE_SERVICE_CONFIG (environment)"), std::string::npos) << from_env;
+}
+
+TEST(ServeConfig, BadCommandLineIsRefused) {
+    EXPECT_NE(error_of({{"--prot", "1"}}).find("unknown option --prot"), std::string::npos);
+    EXPECT_NE(error_of({{"--port"}}).find("--port needs a value"), std::string::npos);
+    EXPECT_NE(error_of({{"photo.jpg"}}).find("serve takes no arguments"), std::string::npos);
+}
+
+TEST(ServeConfig, ReadsRealEnvironment) {
+    ::setenv("FACE_SERVICE_CONFIG_TEST_VARIABLE", "x", 1);
+    EXPECT_EQ(server::process_env("FACE_SERVICE_CONFIG_TEST_VARIABLE"), std::optional<std::string>("x"));
+    ::unsetenv("FACE_SERVICE_CONFIG_TEST_VARIABLE");
+    EXPECT_EQ(server::process_env("FACE_SERVICE_CONFIG_TEST_VARIABLE"), std::nullopt);
+    EXPECT_THROW(server::read_text_file("/nonexistent/face-service.json"), std::runtime_error);
+}
+
+}  // namespace

@@ -1,0 +1,127 @@
+// The face service's routes without sockets: the status each error maps to,
+// the confidence and image rules, and readiness.
+#include "server/service.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "engine/cpu.h"
+#include "mtcnn/image.h"
+
+namespace {
+
+using server::http::HttpError;
+using server::http::Request;
+using server::http::Response;
+
+Request request(const std::string& query, const std::string& content_type = "", const std::string& body = "") {
+    Request r;
+    r.method = "POST";
+    r.path = "/api/detect";
+    r.query = query;
+    if (!content_type.empty()) r.headers.push_back({"content-type", content_type});
+    r.body = body;
+    return r;
+}
+
+template <typename F>
+int status_of(F f) {
+    try {
+        f();
+    } catch (const HttpError& e) {
+        return e.status();
+    }
+    return 0;
+}
+
+TEST(Confidence, DefaultValueAndRange) {
+    EXPECT_DOUBLE_EQ(server::request_confidence(request(""), 0.95), 0.95);
+    EXPECT_DOUBLE_EQ(server::request_confidence(request("other=1"), 0.95), 0.95);
+    EXPECT_DOUBLE_EQ(server::request_confidence(request("confidence=0.7"), 0.95), 0.7);
+    EXPECT_DOUBLE_EQ(server::request_confidence(request("confidence=0"), 0.95), 0.0);
+    EXPECT_DOUBLE_EQ(server::request_confidence(request("confidence=1"), 0.95), 1.0);
+    EXPECT_DOUBLE_EQ(server::request_confidence(request("confidence=%30.5"), 0.95), 0.5);
+}
+
+TEST(Confidence, InvalidIs422) {
+    for (const char* q : {"confidence=abc", "confidence=1.5", "confidence=-0.1", "confidence=nan", "confidence=NaN",
+                          "confidence=inf", "confidence=-inf", "confidence=", "confidence", "confidence=0.5x",
+                          "confidence=%200.5", "confidence=0.5&confidence=0.5"})
+        EXPECT_EQ(status_of([&] { server::request_confidence(request(q), 0.95); }), 422) << q;
+}
+
+TEST(Image, RawBodyWhateverTheContentType) {
+    EXPECT_EQ(server::request_image(request("", "image/jpeg", "bytes")), "bytes");
+    EXPECT_EQ(server::request_image(request("", "application/octet-stream", "bytes")), "bytes");
+    EXPECT_EQ(server::request_image(request("", "", "bytes")), "bytes");
+    EXPECT_EQ(server::request_image(request("", "text/plain", "hello")), "hello");
+    EXPECT_EQ(server::request_image(request("", "not a ; media type", "x")), "x");
+}
+
+TEST(Image, MultipartImageField) {
+    const std::string body =
+        "--xyz\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\n1\r\n"
+        "--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\nPHOTO\r\n--xyz--\r\n";
+    EXPECT_EQ(server::request_image(request("", "multipart/form-data; boundary=xyz", body)), "PHOTO");
+}
+
+TEST(Image, MultipartWithoutImageIs400) {
+    const std::string body = "--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nPHOTO\r\n--xyz--\r\n";
+    EXPECT_EQ(status_of([&] { server::request_image(request("", "multipart/form-data; boundary=xyz", body)); }), 400);
+    EXPECT_EQ(status_of([&] { server::request_image(request("", "multipart/form-data", body)); }), 400);
+    EXPECT_EQ(status_of([&] { server::request_image(request("", "multipart/form-data; boundary=xyz", "junk")); }), 400);
+}
+
+// The one wrapper: every typed error gets its status and a JSON detail.
+int wrapped_status(std::function<Response(const Request&)> handler) {
+    const Response r = server::with_json_errors(std::move(handler))(request(""));
+    const auto body = nlohmann::json::parse(r.body);
+    if (r.status != 200) {
+        EXPECT_TRUE(body.at("detail").is_string()) << r.body;
+    }
+    return r.status;
+}
+
+TEST(JsonErrors, MapsTypedErrors) {
+    EXPECT_EQ(wrapped_status([](const Request&) { return server::http::json_response(200, {{"ok", 1}}); }), 200);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw HttpError(422, "bad"); }), 422);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::InvalidImage("corrupt"); }), 400);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::UnsupportedImageFormat("text"); }), 415);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::ImageTooLarge("big"); }), 413);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw std::logic_error("bug"); }), 500);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw 42; }), 500);
+}
+
+TEST(FaceService, NotReadyUntilLoaded) {
+    server::FaceService service({0.95, 50'000'000, 2});
+    EXPECT_FALSE(service.ready());
+    EXPECT_EQ(service.readyz().status, 503);
+    EXPECT_EQ(service.detect(request("", "image/jpeg", "x")).status, 503);
+    EXPECT_EQ(nlohmann::json::parse(service.detect(request("")).body).at("detail"), "not ready");
+
+    service.load(engine::kernels_for(engine::Isa::scalar), "");
+    EXPECT_TRUE(service.ready());
+    const Response ready = service.readyz();
+    EXPECT_EQ(ready.status, 200);
+    const auto body = nlohmann::json::parse(ready.body);
+    EXPECT_EQ(body.at("status"), "ready");
+    EXPECT_EQ(body.at("isa"), "scalar");
+    EXPECT_EQ(body.at("threads"), 2);
+
+    const auto detect_status = [&](const Request& r) {
+        return server::with_json_errors([&](const Request& q) { return service.detect(q); })(r).status;
+    };
+    EXPECT_EQ(detect_status(request("", "image/jpeg", "")), 400);
+    EXPECT_EQ(detect_status(request("", "text/plain", "hello, not a photo")), 415);
+    EXPECT_EQ(detect_status(request("confidence=2", "image/jpeg", "x")), 422);
+    // A PNG header declaring 100 x 100 pixels, refused before any pixel is read.
+    server::FaceService small({0.95, 1000, 1});
+    small.load(engine::kernels_for(engine::Isa::scalar), "");
+    static const char kPng[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x64\0\0\0\x64\x08\x02\0\0\0\0\0\0\0";
+    const std::string png(kPng, sizeof kPng - 1);
+    EXPECT_EQ(server::with_json_errors([&](const Request& q) { return small.detect(q); })(request("", "image/png", png)).status,
+              413);
+}
+
+}  // namespace
