@@ -4,11 +4,16 @@ PORT ?= 8000
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake make pkg-config libeigen3-dev libstb-dev libjpeg62-turbo-dev libxsimd-dev \
                 nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+# For `make test` only: the HTTP tests use curl and python3; the browser test
+# (tests/browser) drives Debian's chromium with playwright-core from npm
+# (never a downloaded browser).
+TEST_DEB_PACKAGES := chromium curl python3
 
-.PHONY: deps build run test test-sanitize clean
+.PHONY: deps test-deps build run test test-sanitize clean
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# $(call install_missing,PACKAGES): apt-get installs those not installed yet.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -21,6 +26,22 @@ deps:
 	    echo "missing Debian packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+# playwright-core again only when node_modules is missing or older than the
+# lock file. Without npm or the registry the browser test skips (exit 77).
+test-deps: deps
+	$(call install_missing,$(TEST_DEB_PACKAGES))
+	@if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then \
+	  if command -v npm >/dev/null && npm ci --prefix tests/browser --no-audit --no-fund; then \
+	    touch tests/browser/node_modules; \
+	  else \
+	    echo "npm ci --prefix tests/browser failed or npm is missing: the browser test will be skipped"; \
+	  fi; \
+	fi
 
 build: deps
 	@cmake --preset release >/dev/null
@@ -29,7 +50,7 @@ build: deps
 run: build
 	./build/release/face-service serve --port $(PORT)
 
-test: build
+test: build test-deps
 	ctest --preset release -j $(JOBS)
 
 test-sanitize: deps

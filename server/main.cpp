@@ -32,9 +32,9 @@ constexpr const char* kUsage = R"(usage:
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
   face-service serve [--port N] [--host ADDR] [--threads N] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--config FILE] [--weights DIR]
-      Serves the HTTP API: POST /api/detect (the photo as the body, or a
-      multipart form field `image`; ?confidence=C), GET /healthz, /readyz,
-      /healthcheck. Flags beat the environment (FACE_SERVICE_PORT, then PORT;
+      Serves the page at GET / and the HTTP API: POST /api/detect (the photo
+      as the body, or a multipart form field `image`; ?confidence=C),
+      GET /healthz, /readyz, /healthcheck. Flags beat the environment (FACE_SERVICE_PORT, then PORT;
       FACE_SERVICE_HOST, _THREADS, _CONFIDENCE, _MAX_BODY, _MAX_PIXELS,
       FACE_SERVICE_CONFIG), which beats the JSON config file
       ({"port": 8000, "host": "0.0.0.0", "threads": 4, "confidence": 0.95,

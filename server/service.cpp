@@ -8,6 +8,7 @@
 
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
+#include "server/assets.h"
 
 namespace server {
 namespace {
@@ -112,6 +113,11 @@ void FaceService::install(http::Server& server) {
     server.route("GET", "/readyz", with_json_errors([this](const Request&) { return readyz(); }));
     server.route("GET", "/healthcheck",
                  with_json_errors([](const Request&) { return http::json_response(200, {{"OK", true}}); }));
+    // The page works before load(): it answers at once, and its detection
+    // request gets the 503 "not ready" like any other.
+    for (const Asset& asset : page_assets())
+        server.route("GET", std::string(asset.path),
+                     with_json_errors([path = asset.path](const Request&) { return asset_response(path); }));
 }
 
 std::chrono::milliseconds FaceService::load(const engine::Kernels& kernels, const std::string& weights_dir) {

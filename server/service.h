@@ -10,6 +10,10 @@
 //                       and one warm-up detection has run, then 200
 //                       {"status": "ready", "isa": ..., "threads": ..., ...}.
 //   GET  /healthcheck   200 {"OK": true}: the predecessor's monitor endpoint.
+//   GET  /, /app.js, /app.css
+//                       the web page, embedded in the binary (server/assets.h):
+//                       pick or drop a photo, see the faces; sent with a
+//                       Content-Security-Policy that allows no inline code.
 //
 // Errors are JSON {"detail": "..."}, mapped in one place (with_json_errors):
 //   400  empty body, corrupt or truncated photo (mtcnn::InvalidImage),

@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "engine/cpu.h"
 #include "mtcnn/image.h"
+#include "server/assets.h"
 
 namespace {
 
@@ -122,6 +125,76 @@ TEST(FaceService, NotReadyUntilLoaded) {
     const std::string png(kPng, sizeof kPng - 1);
     EXPECT_EQ(server::with_json_errors([&](const Request& q) { return small.detect(q); })(request("", "image/png", png)).status,
               413);
+}
+
+// The embedded page (server/assets.h): types, security headers, 404s.
+std::string header_value(const Response& r, std::string_view name) {
+    for (const auto& h : r.headers)
+        if (h.name == name) return h.value;
+    return "(absent)";
+}
+
+TEST(Page, IndexIsHtmlWithCsp) {
+    const Response r = server::asset_response("/");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+    EXPECT_EQ(header_value(r, "Content-Security-Policy"),
+              "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; "
+              "script-src 'self'; frame-ancestors 'none'");
+    EXPECT_EQ(header_value(r, "X-Content-Type-Options"), "nosniff");
+    EXPECT_TRUE(r.body.starts_with("<!doctype html>")) << r.body.substr(0, 40);
+    EXPECT_NE(r.body.find(R"(<script type="module" src="/app.js"></script>)"), std::string::npos);
+    EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/app.css">)"), std::string::npos);
+}
+
+// The CSP allows no inline code: every <script> has a src, and no <style>
+// element, style attribute or on* handler attribute appears.
+TEST(Page, NoInlineScriptOrStyle) {
+    const std::string html(server::asset_response("/").body);
+    for (std::size_t at = html.find("<script"); at != std::string::npos; at = html.find("<script", at + 1)) {
+        const std::string tag = html.substr(at, html.find('>', at) - at);
+        EXPECT_NE(tag.find(" src="), std::string::npos) << tag;
+    }
+    EXPECT_EQ(html.find("<style"), std::string::npos);
+    EXPECT_EQ(html.find(" style="), std::string::npos);
+    for (const char* handler : {" onclick=", " onload=", " onchange=", " oninput=", " onerror=", " ondrop="})
+        EXPECT_EQ(html.find(handler), std::string::npos) << handler;
+}
+
+TEST(Page, ScriptAndStylesheetTypes) {
+    const Response js = server::asset_response("/app.js");
+    EXPECT_EQ(js.status, 200);
+    EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
+    EXPECT_EQ(header_value(js, "X-Content-Type-Options"), "nosniff");
+    EXPECT_NE(js.body.find("/api/detect"), std::string::npos);
+
+    const Response css = server::asset_response("/app.css");
+    EXPECT_EQ(css.status, 200);
+    EXPECT_EQ(css.content_type, "text/css; charset=utf-8");
+    EXPECT_EQ(header_value(css, "X-Content-Type-Options"), "nosniff");
+    EXPECT_FALSE(css.body.empty());
+}
+
+TEST(Page, UnknownAssetIs404) {
+    for (const char* path : {"/index.html", "/app.jsx", "/app", "/page/app.js", "/../app.js", "//app.js", ""}) {
+        const Response r = server::asset_response(path);
+        EXPECT_EQ(r.status, 404) << path;
+        EXPECT_EQ(r.content_type, "application/json") << path;
+        EXPECT_TRUE(nlohmann::json::parse(r.body).at("detail").is_string()) << path;
+    }
+    EXPECT_EQ(server::find_asset("/nope"), nullptr);
+    ASSERT_NE(server::find_asset("/app.js"), nullptr);
+    EXPECT_EQ(server::page_assets().front().path, "/");
+}
+
+// What the binary serves is byte for byte the file in server/page/.
+TEST(Page, EmbeddedBytesAreTheSourceFiles) {
+    for (const auto& [path, file] : {std::pair{"/", "index.html"}, {"/app.js", "app.js"}, {"/app.css", "app.css"}}) {
+        std::ifstream in(std::string(FACE_SOURCE_DIR) + "/server/page/" + file, std::ios::binary);
+        ASSERT_TRUE(in) << file;
+        const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        EXPECT_EQ(server::asset_response(path).body, source) << file;
+    }
 }
 
 }  // namespace

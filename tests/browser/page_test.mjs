@@ -1,0 +1,320 @@
+// The page at `/` in a real browser: Debian's chromium (never a downloaded
+// one) driven by playwright-core, against `face-service serve` on a free port.
+//
+//   node page_test.mjs BINARY SHARED_DIR SCREENSHOT_DIR
+//
+// Picks ../shared/golden/ivan.jpg through the file input and checks the faces
+// drawn at the slider's values (0.95: the face; 0.7: the face and the hand on
+// the microphone; 0.99: the face, see ../shared/golden/README.md), that moving
+// the slider sends nothing, the API's error in words for a text file named
+// .jpg, a simulated drag and drop, and a network error once the service is
+// stopped. Saves SCREENSHOT_DIR/page.png (the 0.7
+// state) and SCREENSHOT_DIR/page-readme.png, the same state with the photo
+// pixelated so that it cannot be recognised: only that one may be copied into
+// the repository (docs/page.png); the shared photos never may.
+//
+// Exit 0: passed; 1: failed; 77: skipped (no photo, no chromium, or no
+// playwright-core: `npm ci --prefix tests/browser`).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CSP = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; "
+    + "script-src 'self'; frame-ancestors 'none'";
+const READY_TIMEOUT_MS = 30_000;
+const STEP_TIMEOUT_MS = 30_000;
+const PIXEL_BLOCK = 20;  // the README copy's pixelation: ivan.jpg's face (49 x 62) becomes 3 x 4 blocks
+
+const [binary, sharedDir, outDir] = process.argv.slice(2);
+if (!binary || !sharedDir || !outDir) {
+    console.error('usage: node page_test.mjs BINARY SHARED_DIR SCREENSHOT_DIR');
+    process.exit(2);
+}
+const photoPath = resolve(sharedDir, 'golden', 'ivan.jpg');
+
+function skip(why) {
+    console.log(`skipped: ${why}`);
+    process.exit(77);
+}
+if (!existsSync(photoPath)) skip(`no ${photoPath}`);
+if (!existsSync(CHROMIUM)) skip(`no ${CHROMIUM} (apt-get install chromium)`);
+let chromium;
+try {
+    ({ chromium } = await import('playwright-core'));
+} catch (e) {
+    skip(`playwright-core is not installed (npm ci --prefix tests/browser): ${e.message.split('\n')[0]}`);
+}
+
+class CheckFailed extends Error {}
+function check(condition, what, detail = '') {
+    if (!condition) throw new CheckFailed(`${what}${detail ? `: ${detail}` : ''}`);
+    console.log(`ok: ${what}`);
+}
+
+function freePort() {
+    return new Promise((done, fail) => {
+        const s = createServer();
+        s.once('error', fail);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => done(port));
+        });
+    });
+}
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// The server, killed however the test ends.
+let server = null;
+let serverLog = '';
+let serverExit = null;
+process.on('exit', () => {
+    if (server && serverExit === null) server.kill('SIGKILL');
+});
+
+async function startServer() {
+    const port = await freePort();
+    server = spawn(binary, ['serve', '--port', String(port), '--host', '127.0.0.1', '--threads', '2'],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout.on('data', (d) => { serverLog += d; });
+    server.stderr.on('data', (d) => { serverLog += d; });
+    server.on('exit', (code, signal) => { serverExit = signal ?? code; });
+    server.on('error', (e) => { serverExit = e.message; });
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+        if (serverExit !== null) throw new CheckFailed(`server exited during start-up (${serverExit})`);
+        try {
+            if ((await fetch(`${base}/readyz`)).status === 200) break;
+        } catch { /* not listening yet */ }
+        if (Date.now() > deadline) throw new CheckFailed(`server not ready within ${READY_TIMEOUT_MS / 1000} s`);
+        await sleep(100);
+    }
+    return base;
+}
+
+async function stopServer() {
+    if (!server || serverExit !== null) return;
+    server.kill('SIGTERM');
+    for (let i = 0; i < 50 && serverExit === null; ++i) await sleep(100);
+    if (serverExit === null) server.kill('SIGKILL');
+}
+
+async function run(base, tmp) {
+    const photo = readFileSync(photoPath);
+
+    // What the API itself answers, to hold the page to (the page asks at 0.5).
+    const api = await (await fetch(`${base}/api/detect?confidence=0.5`, {
+        method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: photo,
+    })).json();
+    const countAt = (t) => api.filter((f) => f.confidence >= t).length;
+    check(countAt(0.95) === 1 && countAt(0.7) === 2 && countAt(0.99) === 1,
+        'the API finds 1 face at 0.95, 2 at 0.7, 1 at 0.99 in ivan.jpg', JSON.stringify(api));
+    const byConfidence = [...api].sort((a, b) => b.confidence - a.confidence);
+    const [face, hand] = byConfidence;  // 0.99997 and 0.866
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    try {
+        const context = await browser.newContext({ viewport: { width: 900, height: 900 }, deviceScaleFactor: 1 });
+        const page = await context.newPage();
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+
+        const requests = [];  // every request the page made, in order
+        const responses = new Map();  // url -> headers
+        const problems = [];  // uncaught errors and CSP violations
+        context.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
+        context.on('response', async (r) => responses.set(r.url(), await r.allHeaders()));
+        page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+        page.on('console', (m) => {
+            if (m.type() !== 'error') return;
+            // The 415 of the error check below is logged by the browser; expected.
+            if (/Failed to load resource: the server responded with a status of 415/.test(m.text())) return;
+            problems.push(`console error: ${m.text()}`);
+        });
+
+        // The page, its headers, its assets.
+        const main = await page.goto(`${base}/`);
+        const headers = await main.allHeaders();
+        check(main.status() === 200 && headers['content-type'] === 'text/html; charset=utf-8',
+            'GET / is text/html; charset=utf-8', `${main.status()} ${headers['content-type']}`);
+        check(headers['content-security-policy'] === CSP, 'GET / sends the Content-Security-Policy',
+            headers['content-security-policy']);
+        check(headers['x-content-type-options'] === 'nosniff', 'GET / sends X-Content-Type-Options: nosniff');
+        await page.waitForFunction(() => document.getElementById('confidence-value').textContent === '0.95');
+        for (const [path, type] of [['/app.js', 'text/javascript'], ['/app.css', 'text/css']]) {
+            const h = responses.get(`${base}${path}`);
+            check(h && h['content-type'].startsWith(type), `${path} loaded as ${type}`, h && h['content-type']);
+        }
+
+        // Accessible, keyboard-usable controls.
+        check(await page.getByLabel('Photo', { exact: true }).evaluate((e) => e.id === 'file'),
+            'the file input is labelled "Photo"');
+        const slider = page.getByLabel('Minimum confidence');
+        check(await slider.inputValue() === '0.95', 'the confidence slider is labelled and starts at 0.95');
+        check(await page.locator('#floor').textContent() === '0.50' && await slider.getAttribute('min') === '0.5',
+            'the detection floor 0.50 is shown and is the slider\'s minimum');
+        await page.keyboard.press('Tab');
+        check(await page.evaluate(() => document.activeElement.id) === 'file', 'Tab reaches the file picker first');
+
+        // ivan.jpg through the file input.
+        await page.setInputFiles('#file', photoPath);
+        const drawn = () => page.waitForFunction(() => {
+            const r = document.getElementById('result');
+            return r.dataset.state === 'done' && r.dataset.facesDrawn === r.dataset.facesShown;
+        });
+        await drawn();
+        const state = () => page.evaluate(() => {
+            const r = document.getElementById('result');
+            return {
+                detected: Number(r.dataset.facesDetected),
+                shown: Number(r.dataset.facesShown),
+                items: [...document.querySelectorAll('#faces li')].map((li) => li.dataset.box),
+                status: document.getElementById('status').textContent,
+                value: document.getElementById('confidence').value,
+            };
+        });
+        // Alpha of the overlay canvas (boxes and keypoints only, transparent
+        // elsewhere) at a photo pixel.
+        const alphaAt = (x, y) => page.evaluate(([x, y]) =>
+            document.getElementById('overlay').getContext('2d').getImageData(x, y, 1, 1).data[3], [x, y]);
+        const leftEdge = (f) => [f.box[0], f.box[1] + Math.round(f.box[3] / 2)];
+
+        let s = await state();
+        check(s.detected === api.length, `the page got every face down to 0.5 (${s.detected})`);
+        check(s.shown === 1 && s.items.length === 1 && s.items[0] === face.box.join(','),
+            'at 0.95 one face is shown, the face', JSON.stringify(s));
+        check(/Showing 1 of \d+ faces? found/.test(s.status), 'the status line counts the faces shown', s.status);
+        check(await alphaAt(...leftEdge(face)) > 0, 'the face\'s box is drawn on the canvas');
+        check(await alphaAt(...leftEdge(hand)) === 0, 'the hand\'s box is not drawn at 0.95');
+        check(await alphaAt(face.keypoints.nose[0], face.keypoints.nose[1]) > 0, 'the face\'s keypoints are drawn');
+        check(await alphaAt(30, 500) === 0, 'the canvas is transparent away from the boxes');
+        check(await page.locator('#photo').evaluate((img) => img.naturalWidth === 561 && img.complete),
+            'the photo is shown (561 px wide)');
+
+        // The slider: 0.7 with fill, then 0.99 with the keyboard.
+        await slider.fill('0.7');
+        await drawn();
+        s = await state();
+        check(s.shown === 2 && s.items.includes(hand.box.join(',')), 'at 0.7 two faces: the face and the hand',
+            JSON.stringify(s));
+        check(await alphaAt(...leftEdge(hand)) > 0, 'the hand\'s box is drawn at 0.7');
+        mkdirSync(outDir, { recursive: true });
+        await page.screenshot({ path: join(outDir, 'page.png'), fullPage: true });
+        console.log(`saved ${join(outDir, 'page.png')}`);
+
+        await slider.focus();
+        for (let i = 0; i < 29; ++i) await page.keyboard.press('ArrowRight');
+        await drawn();
+        s = await state();
+        check(Math.abs(Number(s.value) - 0.99) < 1e-9 && s.shown === 1 && s.items[0] === face.box.join(','),
+            'at 0.99 (keyboard) one face again', JSON.stringify(s));
+        check(await alphaAt(...leftEdge(hand)) === 0, 'the hand\'s box is gone from the canvas at 0.99');
+
+        // Nothing but the page's own files and one detection so far.
+        const own = (u) => u.startsWith('blob:') || u.startsWith('data:') || u.startsWith(`${base}/`);
+        check(requests.every((r) => own(r.url)), 'every request went to the service itself',
+            JSON.stringify(requests.filter((r) => !own(r.url))));
+        const seen = requests.filter((r) => r.url.startsWith(`${base}/`))
+            .map((r) => `${r.method} ${r.url.slice(base.length)}`);
+        const expected = ['GET /', 'GET /app.css', 'GET /app.js', 'POST /api/detect?confidence=0.5'];
+        check(JSON.stringify([...seen].sort()) === JSON.stringify(expected),
+            'the slider sent nothing: the requests were the page, its two files and one POST /api/detect',
+            JSON.stringify(seen));
+
+        // A text file named .jpg: the API's 415 detail, in words.
+        const notPhoto = join(tmp, 'notes.jpg');
+        writeFileSync(notPhoto, 'hello, this is a text file, not a photo\n');
+        const refused = await fetch(`${base}/api/detect?confidence=0.5`, {
+            method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: readFileSync(notPhoto),
+        });
+        const { detail } = await refused.json();
+        check(refused.status === 415 && typeof detail === 'string', `the API refuses it: 415 "${detail}"`);
+        await page.setInputFiles('#file', notPhoto);
+        await page.waitForFunction(() => document.getElementById('result').dataset.state === 'error');
+        const error = page.locator('#error');
+        const errorText = await error.textContent();
+        check(await error.isVisible() && errorText.includes(detail) && errorText.includes('415'),
+            'the page shows the error in words', errorText);
+        check(await page.locator('#result').isHidden(), 'no photo or faces are shown with the error');
+
+        // Drag and drop: a drop event carrying ivan.jpg as a File in a
+        // DataTransfer, as the browser builds it for a real drop.
+        await page.evaluate(async (base64) => {
+            const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], 'ivan.jpg', { type: 'image/jpeg' }));
+            const target = document.getElementById('drop');
+            for (const type of ['dragenter', 'dragover', 'drop'])
+                target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
+        }, photo.toString('base64'));
+        await drawn();
+        s = await state();
+        check(s.shown === 1 && s.items[0] === face.box.join(',') && await error.isHidden(),
+            'a dropped photo is detected (one face at 0.99), the error is gone', JSON.stringify(s));
+        check(await page.locator('#file').evaluate((e) => e.files[0]?.name) === 'ivan.jpg',
+            'the file picker names the dropped photo');
+        const posts = requests.filter((r) => r.method === 'POST').length;
+        check(posts === 3, 'three detections in all: the photo, the text file, the dropped photo', `${posts}`);
+
+        check(problems.length === 0, 'no uncaught error and no Content-Security-Policy violation',
+            problems.join('; '));
+
+        // The README copy: the 0.7 state with the photo layer pixelated, the
+        // boxes, keypoints and labels untouched.
+        await slider.fill('0.7');
+        await page.evaluate(async (block) => {
+            const img = document.getElementById('photo');
+            const small = document.createElement('canvas');
+            small.width = Math.ceil(img.naturalWidth / block);
+            small.height = Math.ceil(img.naturalHeight / block);
+            small.getContext('2d').drawImage(img, 0, 0, small.width, small.height);
+            const big = document.createElement('canvas');
+            big.width = img.naturalWidth;
+            big.height = img.naturalHeight;
+            const ctx = big.getContext('2d');
+            ctx.imageSmoothingEnabled = false;
+            ctx.drawImage(small, 0, 0, big.width, big.height);
+            img.src = big.toDataURL('image/png');
+            await img.decode();
+        }, PIXEL_BLOCK);
+        await slider.blur();  // no focus ring in the README picture
+        await drawn();
+        s = await state();
+        check(s.shown === 2 && await alphaAt(...leftEdge(hand)) > 0,
+            'the pixelated README copy still shows both boxes at 0.7', JSON.stringify(s));
+        await page.screenshot({ path: join(outDir, 'page-readme.png'), fullPage: true });
+        console.log(`saved ${join(outDir, 'page-readme.png')} (photo pixelated in ${PIXEL_BLOCK} px blocks)`);
+
+        // With the service gone, a network error in words.
+        await stopServer();
+        await page.setInputFiles('#file', photoPath);
+        await page.waitForFunction(() => document.getElementById('result').dataset.state === 'error');
+        const networkError = await error.textContent();
+        check(await error.isVisible() && networkError.startsWith('Network error'),
+            'with the service stopped, the page shows a network error', networkError);
+    } finally {
+        await browser.close();
+    }
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'face-page-test-'));
+let status = 0;
+try {
+    const base = await startServer();
+    console.log(`ok: face-service serving ${base}`);
+    await run(base, tmp);
+    console.log('browser_page: all checks passed');
+} catch (e) {
+    console.log(`FAIL: ${e instanceof CheckFailed ? e.message : e.stack}`);
+    if (serverLog) console.log(`--- server log\n${serverLog}`);
+    status = 1;
+} finally {
+    await stopServer();
+    rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(status);
