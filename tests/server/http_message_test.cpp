@@ -6,20 +6,13 @@
 
 #include <string>
 
+#include "tests/support/http_status.h"
+
 namespace {
 
 using namespace server::http;
 
-// The status of the HttpError that `f` throws, or 0.
-template <typename F>
-int status_of(F f) {
-    try {
-        f();
-    } catch (const HttpError& e) {
-        return e.status();
-    }
-    return 0;
-}
+using testing_support::status_of;
 
 TEST(RequestHead, ParsesLineHeadersAndQuery) {
     const Request r = parse_request_head(

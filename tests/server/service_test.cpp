@@ -11,6 +11,7 @@
 #include "engine/cpu.h"
 #include "mtcnn/image.h"
 #include "server/assets.h"
+#include "tests/support/http_status.h"
 
 namespace {
 
@@ -28,15 +29,7 @@ Request request(const std::string& query, const std::string& content_type = "", 
     return r;
 }
 
-template <typename F>
-int status_of(F f) {
-    try {
-        f();
-    } catch (const HttpError& e) {
-        return e.status();
-    }
-    return 0;
-}
+using testing_support::status_of;
 
 TEST(Confidence, DefaultValueAndRange) {
     EXPECT_DOUBLE_EQ(server::request_confidence(request(""), 0.95), 0.95);
