@@ -33,16 +33,23 @@ namespace fs = std::filesystem;
 namespace ev = tools::eval;
 
 constexpr const char* kUsage = R"(usage:
-  widerface-eval [--manifest PATH] [--min-face N] [--threshold T] [--confidence C]
-                 [--json OUT.json] [--curve OUT.csv] [--limit N]
+  widerface-eval [--manifest PATH] [--min-face N] [--factor F] [--pnet-threshold P]
+                 [--rnet-threshold R] [--threshold T] [--confidence C]
+                 [--json OUT.json] [--curve OUT.csv] [--detections OUT.json] [--limit N]
       --manifest PATH   the dev sample's manifest (default
                         ../shared/eval/widerface-dev/manifest.json); photos are
                         read relative to its folder
       --min-face N      smallest face to look for, in pixels (default 20, at least 8)
-      --threshold T     ONet's threshold for the AP run (default 0.02; PNet 0.6, RNet 0.7)
+      --factor F        scale between pyramid levels (default 0.709, in [0.5, 0.95];
+                        larger is a denser, slower pyramid)
+      --pnet-threshold P  PNet's (stage 1) threshold (default 0.6, in [0, 1])
+      --rnet-threshold R  RNet's (stage 2) threshold (default 0.7, in [0, 1])
+      --threshold T     ONet's threshold for the AP run (default 0.02)
       --confidence C    operating threshold for the skin-type table (default 0.7)
       --json OUT.json   write every number as JSON
       --curve OUT.csv   write the precision/recall curves (setting,threshold,precision,recall)
+      --detections OUT.json  write every photo's boxes: [{"image", "boxes": [[x, y, w, h,
+                        confidence], ...]}, ...] in manifest order (raw confidences)
       --limit N         only the first N photos of the manifest
 )";
 
@@ -50,6 +57,7 @@ constexpr const char* kDefaultManifest = "../shared/eval/widerface-dev/manifest.
 constexpr double kDefaultThreshold = 0.02;  // README: 0.02 or lower, so the whole curve exists
 constexpr double kDefaultConfidence = 0.7;
 constexpr float kPnetThreshold = 0.6f, kRnetThreshold = 0.7f;
+constexpr double kSmallestFactor = 0.5, kLargestFactor = 0.95;  // beyond: a needlessly coarse or huge pyramid
 constexpr int kSmallestMinFace = 8;  // as face-service: below it the first pyramid level grows past 1.5x
 constexpr int kProgressSteps = 10;   // progress lines per run
 
@@ -61,7 +69,7 @@ struct Args {
     fs::path manifest = kDefaultManifest;
     mtcnn::DetectOptions options;
     double confidence = kDefaultConfidence;
-    std::string json_out, curve_out;
+    std::string json_out, curve_out, detections_out;
     std::size_t limit = 0;  // 0: all
 };
 
@@ -95,6 +103,14 @@ Args parse_args(const std::vector<std::string>& args) {
             if (n != static_cast<int>(n) || n < kSmallestMinFace)
                 throw UsageError("--min-face must be an integer of at least " + std::to_string(kSmallestMinFace));
             a.options.min_face = static_cast<int>(n);
+        } else if (flag == "--factor") {
+            const double f = parse_number(flag, value());
+            if (!(f >= kSmallestFactor && f <= kLargestFactor)) throw UsageError("--factor must be in [0.5, 0.95]");
+            a.options.scale_factor = f;
+        } else if (flag == "--pnet-threshold") {
+            a.options.thresholds[0] = static_cast<float>(parse_unit(flag, value()));
+        } else if (flag == "--rnet-threshold") {
+            a.options.thresholds[1] = static_cast<float>(parse_unit(flag, value()));
         } else if (flag == "--threshold") {
             a.options.thresholds[2] = static_cast<float>(parse_unit(flag, value()));
         } else if (flag == "--confidence") {
@@ -103,6 +119,8 @@ Args parse_args(const std::vector<std::string>& args) {
             a.json_out = value();
         } else if (flag == "--curve") {
             a.curve_out = value();
+        } else if (flag == "--detections") {
+            a.detections_out = value();
         } else if (flag == "--limit") {
             const double n = parse_number(flag, value());
             if (n != static_cast<long long>(n) || n < 1) throw UsageError("--limit must be a positive integer");
@@ -142,7 +160,7 @@ int run(const Args& args) {
     const auto& th = args.options.thresholds;
     std::cerr << "widerface-eval: " << photos.size() << " photos from " << args.manifest.string() << ", ISA "
               << engine::isa_name(isa) << ", " << threads << " threads, min face " << args.options.min_face
-              << ", thresholds " << th[0] << " / " << th[1] << " / " << th[2] << "\n";
+              << ", factor " << args.options.scale_factor << ", thresholds " << th[0] << " / " << th[1] << " / " << th[2] << "\n";
 
     const std::size_t step = std::max<std::size_t>(1, photos.size() / kProgressSteps);
     const auto start = std::chrono::steady_clock::now();
@@ -157,10 +175,12 @@ int run(const Args& args) {
     for (ev::Setting s : ev::kSettings) results.push_back(ev::evaluate(photos, s, detections));
     const ev::Fairness fair = ev::skin_recall(photos, detections, args.confidence);
 
-    std::printf("\nsetting   faces     AP\n");
+    // The recall at the lowest threshold: the most any threshold reaches,
+    // bounded by what the cascade proposes at all.
+    std::printf("\nsetting   faces     AP  max recall\n");
     for (std::size_t i = 0; i < results.size(); ++i)
-        std::printf("%-7s %7d  %.4f\n", std::string(ev::setting_name(ev::kSettings[i])).c_str(), results[i].faces,
-                    results[i].ap);
+        std::printf("%-7s %7d  %.4f  %10.4f\n", std::string(ev::setting_name(ev::kSettings[i])).c_str(),
+                    results[i].faces, results[i].ap, results[i].curve.empty() ? 0.0 : results[i].curve.back().recall);
     std::printf("\nskin  faces  found  recall  mean score   (confidence >= %.2f, IoU >= %.1f, one-to-one)\n",
                 args.confidence, ev::kMatchIou);
     for (const ev::SkinRow& r : fair.rows) {
@@ -186,12 +206,14 @@ int run(const Args& args) {
         j["threads"] = threads;
         j["isa"] = engine::isa_name(isa);
         j["min_face"] = args.options.min_face;
+        j["factor"] = args.options.scale_factor;
         j["thresholds"] = {th[0], th[1], th[2]};
         j["confidence"] = args.confidence;
         for (std::size_t i = 0; i < results.size(); ++i) {
             const std::string name(ev::setting_name(ev::kSettings[i]));
             j["ap"][name] = results[i].ap;
             j["faces"][name] = results[i].faces;
+            j["max_recall"][name] = results[i].curve.empty() ? 0.0 : results[i].curve.back().recall;
         }
         for (const ev::SkinRow& r : fair.rows)
             j["skin"].push_back({{"type", r.type},
@@ -214,6 +236,16 @@ int run(const Args& args) {
                 csv += line;
             }
         write_file(args.curve_out, csv);
+    }
+    if (!args.detections_out.empty()) {
+        nlohmann::json j = nlohmann::json::array();
+        for (std::size_t i = 0; i < photos.size(); ++i) {
+            nlohmann::json boxes = nlohmann::json::array();
+            for (const ev::Detection& d : detections[i])
+                boxes.push_back({d.box.x, d.box.y, d.box.w, d.box.h, d.score});
+            j.push_back({{"image", photos[i].image}, {"boxes", std::move(boxes)}});
+        }
+        write_file(args.detections_out, j.dump() + "\n");
     }
     return 0;
 }
