@@ -51,6 +51,10 @@ constexpr const char* kUsage = R"(usage:
       --detections OUT.json  write every photo's boxes: [{"image", "boxes": [[x, y, w, h,
                         confidence], ...]}, ...] in manifest order (raw confidences)
       --limit N         only the first N photos of the manifest
+The defaults are the predecessor's settings. The MTCNN authors' recipe for their
+WIDER FACE figures is --min-face 10 --factor 0.79 --pnet-threshold 0.5
+--rnet-threshold 0.5 (ONet 0.3; keep --threshold low for the whole curve).
+"max recall" is the recall at the lowest threshold: the most the run can reach.
 )";
 
 constexpr const char* kDefaultManifest = "../shared/eval/widerface-dev/manifest.json";
