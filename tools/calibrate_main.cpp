@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "mtcnn/calibration.h"
-#include "tools/widerface_eval.h"
+#include "tools/wider_eval.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // widerface-eval: runs the cascade over the WIDER FACE dev sample
 // (../shared/eval/widerface-dev, README there) and reports AP easy / medium /
 // hard by the official protocol and recall per perceived skin type
-// (tools/widerface_eval.h). Without the manifest it says so and exits 0: the
+// (tools/wider_eval.h). Without the manifest it says so and exits 0: the
 // data set is not part of the repository.
 //
 // One detector run serves both measurements: the AP run keeps ONet's boxes
@@ -25,7 +25,7 @@
 #include "engine/cpu.h"
 #include "engine/thread_pool.h"
 #include "mtcnn/detector.h"
-#include "tools/widerface_eval.h"
+#include "tools/wider_eval.h"
 
 namespace {
 

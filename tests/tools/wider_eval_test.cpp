@@ -1,7 +1,7 @@
-// tools/widerface_eval: the official WIDER FACE protocol on cases small
+// tools/wider_eval: the official WIDER FACE protocol on cases small
 // enough to work out by hand (no detector, no data set). Every expected value
 // below is derived in the comment next to it, not read back from the code.
-#include "tools/widerface_eval.h"
+#include "tools/wider_eval.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 // of ground truth and boxes, so tests pin the protocol without a detector.
 //
 // Protocol decisions where the README is silent (each pinned by
-// tests/tools/widerface_eval_test.cpp):
+// tests/tools/wider_eval_test.cpp):
 // - Scores are normalised over all detections of all photos,
 //   (s - min) / (max - min). When max == min (one detection, or all equal)
 //   every score becomes 1: all detections are equally sure, so all enter at

@@ -1,4 +1,4 @@
-#include "tools/widerface_eval.h"
+#include "tools/wider_eval.h"
 
 #include <algorithm>
 #include <fstream>
