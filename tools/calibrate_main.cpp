@@ -23,7 +23,6 @@
 // the ECE, the reliability table and the precisions. The table written out
 // is the fit on all photos.
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +37,7 @@
 #include <vector>
 
 #include "mtcnn/calibration.h"
+#include "tools/cli.h"
 #include "tools/wider_eval.h"
 
 namespace {
@@ -63,9 +63,8 @@ constexpr double kDefaultMinScore = 0.02;  // widerface-eval's default ONet thre
 constexpr const char* kDefaultName = "faithful";
 constexpr float kReportedConfidences[] = {0.5f, 0.7f, 0.9f, 0.95f, 0.99f};
 
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using tools::cli::UsageError;
+using tools::cli::parse_number;
 
 struct Args {
     fs::path manifest = kDefaultManifest;
@@ -76,14 +75,6 @@ struct Args {
     int max_knots = mtcnn::kMaxCalibrationKnots;
     std::string command;  // for the table's header
 };
-
-double parse_number(const std::string& flag, const std::string& text) {
-    double value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
-        throw UsageError(flag + " needs a number, got '" + text + "'");
-    return value;
-}
 
 std::string shell_quoted(const std::string& s) {
     if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+") ==
@@ -349,19 +340,6 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    try {
-        for (const std::string& a : args)
-            if (a == "--help" || a == "-h") {
-                std::cout << kUsage;
-                return 0;
-            }
-        return run(parse_args(args));
-    } catch (const UsageError& e) {
-        std::cerr << "calibrate: " << e.what() << "\n" << kUsage;
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "calibrate: " << e.what() << "\n";
-        return 1;
-    }
+    return tools::cli::run_main("calibrate", kUsage, argc, argv,
+                                [](const std::vector<std::string>& args) { return run(parse_args(args)); });
 }

@@ -9,7 +9,6 @@
 // --confidence. That equals a run at ONet threshold C, because the last NMS
 // visits boxes by falling score, so a box under C never suppresses one above.
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +24,7 @@
 #include "engine/cpu.h"
 #include "engine/thread_pool.h"
 #include "mtcnn/detector.h"
+#include "tools/cli.h"
 #include "tools/wider_eval.h"
 
 namespace {
@@ -65,9 +65,8 @@ constexpr double kSmallestFactor = 0.5, kLargestFactor = 0.95;  // beyond: a nee
 constexpr int kSmallestMinFace = 8;  // as face-service: below it the first pyramid level grows past 1.5x
 constexpr int kProgressSteps = 10;   // progress lines per run
 
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using tools::cli::UsageError;
+using tools::cli::parse_number;
 
 struct Args {
     fs::path manifest = kDefaultManifest;
@@ -76,14 +75,6 @@ struct Args {
     std::string json_out, curve_out, detections_out;
     std::size_t limit = 0;  // 0: all
 };
-
-double parse_number(const std::string& flag, const std::string& text) {
-    double value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
-        throw UsageError(flag + " needs a number, got '" + text + "'");
-    return value;
-}
 
 double parse_unit(const std::string& flag, const std::string& text) {
     const double v = parse_number(flag, text);
@@ -257,19 +248,6 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    try {
-        for (const std::string& a : args)
-            if (a == "--help" || a == "-h") {
-                std::cout << kUsage;
-                return 0;
-            }
-        return run(parse_args(args));
-    } catch (const UsageError& e) {
-        std::cerr << "widerface-eval: " << e.what() << "\n" << kUsage;
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "widerface-eval: " << e.what() << "\n";
-        return 1;
-    }
+    return tools::cli::run_main("widerface-eval", kUsage, argc, argv,
+                                [](const std::vector<std::string>& args) { return run(parse_args(args)); });
 }
