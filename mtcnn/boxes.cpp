@@ -16,7 +16,28 @@ constexpr int kPnetWindow = 12;  // PNet's receptive field
 
 }  // namespace
 
-std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overlap overlap) {
+float overlap(const Candidate& a, const Candidate& b, Overlap kind) {
+    const float w = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1) + 1);
+    const float h = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1) + 1);
+    const float inter = w * h;
+    return kind == Overlap::minimum ? inter / std::min(area(a), area(b)) : inter / (area(a) + area(b) - inter);
+}
+
+void vote_boxes(std::vector<Candidate>& kept, const std::vector<Candidate>& all, float iou) {
+    for (Candidate& k : kept) {
+        double x1 = 0, y1 = 0, x2 = 0, y2 = 0, weight = 0;
+        for (const Candidate& b : all) {
+            if (overlap(k, b, Overlap::union_) < iou) continue;
+            x1 += b.score * b.x1, y1 += b.score * b.y1, x2 += b.score * b.x2, y2 += b.score * b.y2;
+            weight += b.score;
+        }
+        if (weight <= 0) continue;
+        k.x1 = static_cast<float>(x1 / weight), k.y1 = static_cast<float>(y1 / weight);
+        k.x2 = static_cast<float>(x2 / weight), k.y2 = static_cast<float>(y2 / weight);
+    }
+}
+
+std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overlap kind) {
     std::vector<int> order(boxes.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return boxes[a].score > boxes[b].score; });
@@ -30,13 +51,7 @@ std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overl
         for (std::size_t j = i + 1; j < order.size(); ++j) {
             const int other = order[j];
             if (dropped[other]) continue;
-            const Candidate& b = boxes[other];
-            const float w = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1) + 1);
-            const float h = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1) + 1);
-            const float inter = w * h;
-            const float o = overlap == Overlap::minimum ? inter / std::min(area(a), area(b))
-                                                        : inter / (area(a) + area(b) - inter);
-            if (o > threshold) dropped[other] = true;
+            if (overlap(a, boxes[other], kind) > threshold) dropped[other] = true;
         }
     }
     return picks;
@@ -92,6 +107,7 @@ Candidate cell_box(int row, int col, double scale, float score, const std::array
     b.x2 = static_cast<float>(std::trunc((kPnetStride * col + kPnetWindow) / scale));
     b.y2 = static_cast<float>(std::trunc((kPnetStride * row + kPnetWindow) / scale));
     b.score = score;
+    b.stages[0] = score;
     b.reg = reg;
     return b;
 }

@@ -11,17 +11,26 @@ namespace mtcnn {
 
 struct Candidate {
     float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
-    float score = 0;
+    float score = 0;                    // what NMS ranks by
+    std::array<float, 3> stages{};      // PNet's, RNet's and ONet's face probabilities
     std::array<float, 4> reg{};        // regression offsets (dx1, dy1, dx2, dy2), in box sizes
     std::array<float, 10> landmarks{};  // x of the five points, then y
 };
 
 enum class Overlap { union_, minimum };  // IoU, or intersection over the smaller area
 
+// The overlap of two boxes, with the +1 convention for areas.
+float overlap(const Candidate& a, const Candidate& b, Overlap kind);
+
 // Greedy non-maximum suppression: repeatedly keeps the highest score and
 // drops the boxes overlapping it by more than `threshold`. Returns the kept
 // indices, highest score first (ties: the earlier index first).
-std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overlap overlap);
+std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overlap kind);
+
+// Box voting (Gidaris & Komodakis 2015): each kept box's corners become the
+// score-weighted mean of the corners of every box of `all` overlapping it by
+// at least `iou` (IoU), itself included. Scores, landmarks and order stay.
+void vote_boxes(std::vector<Candidate>& kept, const std::vector<Candidate>& all, float iou);
 
 // Keeps boxes[i] for i in `picks`, in that order.
 std::vector<Candidate> select(const std::vector<Candidate>& boxes, const std::vector<int>& picks);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <optional>
 
 #include "mtcnn/resize.h"
 
@@ -12,14 +14,9 @@ namespace {
 constexpr float kPixelMean = 127.5f;
 constexpr float kPixelScale = 0.0078125f;  // 1 / 128
 
-// Overlap thresholds of the predecessor's NMS steps.
-constexpr float kNmsWithinScale = 0.5f;
-constexpr float kNmsAcrossScales = 0.7f;
-constexpr float kNmsRnet = 0.7f;
-constexpr float kNmsOnet = 0.7f;
-
-// Windows per RNet / ONet batch: bounds the activations' memory (ONet's first
-// layer holds 46x46x32 floats a window) while keeping the batches long.
+// Windows per RNet / ONet batch (mirrored and lifted views included): bounds
+// the activations' memory (ONet's first layer holds 46x46x32 floats a
+// window) while keeping the batches long.
 constexpr int kWindowsPerBatch = 128;
 
 float normalise(float v) {
@@ -31,15 +28,15 @@ float normalise(float v) {
 // covers image pixels x1-1 .. x2-1 (MATLAB's 1-based corners read as
 // 0-based), with zeros outside the image. Resampled without materialising the
 // crop: rows of taps over the virtual crop, then columns.
-bool crop_resized(const Image& image, const Candidate& box, int size, float* out) {
+bool crop_resized(const Image& image, const Candidate& box, int size, Enlarge enlarge, float* out) {
     const int crop_w = static_cast<int>(box.x2 - box.x1) + 1;
     const int crop_h = static_cast<int>(box.y2 - box.y1) + 1;
     if (crop_w <= 0 || crop_h <= 0) return false;
     const int left = static_cast<int>(box.x1) - 1;
     const int top = static_cast<int>(box.y1) - 1;
     const bool shrink = crop_w >= size && crop_h >= size;
-    const auto x_taps = area_taps(crop_w, size, shrink);
-    const auto y_taps = area_taps(crop_h, size, shrink);
+    const auto x_taps = resize_taps(crop_w, size, shrink, enlarge);
+    const auto y_taps = resize_taps(crop_h, size, shrink, enlarge);
 
     std::vector<float> rows(static_cast<std::size_t>(crop_h) * size * 3, 0.0f);
     for (int r = 0; r < crop_h; ++r) {
@@ -65,35 +62,116 @@ bool crop_resized(const Image& image, const Candidate& box, int size, float* out
     return true;
 }
 
-// Runs `net` over the crops of `boxes` in batches; calls
-// keep(box, outputs, index in batch) for each.
+// A size x size window mirrored left to right.
+void mirror(const float* in, int size, float* out) {
+    for (int y = 0; y < size; ++y)
+        for (int x = 0; x < size; ++x)
+            std::copy_n(in + (static_cast<std::size_t>(y) * size + x) * 3, 3,
+                        out + (static_cast<std::size_t>(y) * size + (size - 1 - x)) * 3);
+}
+
+// When the window's standard deviation is below `below` levels (0-255), writes
+// it with the mean moved to mid-grey and the deviation stretched to `below`
+// levels, and returns true. `n` floats, normalised.
+bool lift_contrast(const float* in, std::size_t n, float below, float* out) {
+    double sum = 0, squares = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += in[i], squares += static_cast<double>(in[i]) * in[i];
+    const double mean = sum / static_cast<double>(n);
+    const double deviation = std::sqrt(std::max(0.0, squares / static_cast<double>(n) - mean * mean));
+    const double target = below * kPixelScale;
+    constexpr double kFlat = 1e-3;  // a uniform window has nothing to stretch
+    if (deviation >= target || deviation < kFlat) return false;
+    const double gain = target / deviation;
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>((in[i] - mean) * gain);
+    return true;
+}
+
+// What a net is shown of each box.
+struct Views {
+    Enlarge enlarge = Enlarge::area;
+    bool mirror = false;
+    float lift_below_contrast = 0;
+};
+
+// A box's result over its views: the face probability, the box regression,
+// and the window of the plain crop (for other outputs such as landmarks).
+struct WindowResult {
+    float prob = 0;
+    std::array<float, 4> reg{};
+    std::size_t window = 0;
+};
+
+// Runs `net` over the crops of `boxes` in batches of at most kWindowsPerBatch
+// windows; calls keep(box, result, workspace) for each box whose crop is not
+// empty. With a mirror, the probabilities are averaged and so are the
+// regressions (the mirror's left edge is the crop's right edge). A lifted
+// view (and its mirror) counts when its probability is the higher.
 template <class Keep>
 void run_windows(const engine::Network& net, const Image& image, const std::vector<Candidate>& boxes, int size,
-                 Keep keep) {
+                 const Views& views, Keep keep) {
     engine::Tensor input;
     engine::Workspace ws;
     const std::size_t window = static_cast<std::size_t>(size) * size * 3;
-    for (std::size_t first = 0; first < boxes.size(); first += kWindowsPerBatch) {
-        const std::size_t count = std::min<std::size_t>(kWindowsPerBatch, boxes.size() - first);
-        input.reshape({static_cast<int>(count), size, size, 3});
-        std::vector<const Candidate*> batch;
-        for (std::size_t i = 0; i < count; ++i)
-            if (crop_resized(image, boxes[first + i], size, input.data() + batch.size() * window))
-                batch.push_back(&boxes[first + i]);
-        if (batch.empty()) continue;
-        input.reshape({static_cast<int>(batch.size()), size, size, 3});
+    const int per_view = views.mirror ? 2 : 1;
+    const int per_box = per_view * (views.lift_below_contrast > 0 ? 2 : 1);
+    const std::size_t boxes_per_batch = static_cast<std::size_t>(std::max(1, kWindowsPerBatch / per_box));
+    struct Slot {
+        const Candidate* box;
+        std::size_t plain;
+        std::optional<std::size_t> lifted;
+    };
+    for (std::size_t first = 0; first < boxes.size(); first += boxes_per_batch) {
+        const std::size_t count = std::min(boxes_per_batch, boxes.size() - first);
+        input.reshape({static_cast<int>(count) * per_box, size, size, 3});
+        std::vector<Slot> slots;
+        std::size_t used = 0;
+        auto add_mirror = [&](std::size_t of) {
+            if (views.mirror) mirror(input.data() + of * window, size, input.data() + used++ * window);
+        };
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!crop_resized(image, boxes[first + i], size, views.enlarge, input.data() + used * window)) continue;
+            Slot slot{&boxes[first + i], used++, std::nullopt};
+            add_mirror(slot.plain);
+            if (views.lift_below_contrast > 0 &&
+                lift_contrast(input.data() + slot.plain * window, window, views.lift_below_contrast,
+                              input.data() + used * window)) {
+                slot.lifted = used++;
+                add_mirror(*slot.lifted);
+            }
+            slots.push_back(slot);
+        }
+        if (slots.empty()) continue;
+        input.reshape({static_cast<int>(used), size, size, 3});
         net.forward(input, ws);
-        for (std::size_t i = 0; i < batch.size(); ++i) keep(*batch[i], ws, i);
+        const float* prob = net.output(ws, "prob").data();
+        const float* reg = net.output(ws, "reg").data();
+        auto face = [&](std::size_t w) { return views.mirror ? (prob[w * 2 + 1] + prob[(w + 1) * 2 + 1]) / 2 : prob[w * 2 + 1]; };
+        for (const Slot& s : slots) {
+            WindowResult r;
+            r.window = s.plain;
+            r.prob = face(s.plain);
+            if (s.lifted) r.prob = std::max(r.prob, face(*s.lifted));
+            const float* p = reg + s.plain * 4;
+            r.reg = {p[0], p[1], p[2], p[3]};
+            if (views.mirror) {
+                const float* m = p + 4;
+                r.reg = {(p[0] - m[2]) / 2, (p[1] + m[1]) / 2, (p[2] - m[0]) / 2, (p[3] + m[3]) / 2};
+            }
+            keep(*s.box, r, ws);
+        }
     }
 }
 
-// `box` with the face probability and regression the net gave window i.
-Candidate scored(const Candidate& box, const engine::Network& net, const engine::Workspace& ws, std::size_t i) {
-    Candidate c = box;
-    c.score = net.output(ws, "prob").data()[i * 2 + 1];
-    const float* r = net.output(ws, "reg").data() + i * 4;
-    c.reg = {r[0], r[1], r[2], r[3]};
-    return c;
+// The final score: the weighted geometric mean of the stages' probabilities.
+float final_score(const std::array<float, 3>& stages, const std::array<float, 3>& weights) {
+    if (weights[0] == 0 && weights[1] == 0) return stages[2];  // ONet's own, exactly
+    double log_sum = 0, weight_sum = 0;
+    for (int i = 0; i < 3; ++i) {
+        if (weights[i] == 0) continue;
+        log_sum += weights[i] * std::log(std::max(stages[i], std::numeric_limits<float>::min()));
+        weight_sum += weights[i];
+    }
+    return static_cast<float>(std::exp(log_sum / weight_sum));
 }
 
 }  // namespace
@@ -110,7 +188,7 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
         const int w = static_cast<int>(std::ceil(image.width * scale));
         const int h = static_cast<int>(std::ceil(image.height * scale));
         scaled.resize(static_cast<std::size_t>(w) * h * 3);
-        resize_area(image.pixels.data(), image.width, image.height, 3, scaled.data(), w, h);
+        resize(image.pixels.data(), image.width, image.height, 3, scaled.data(), w, h, options.enlarge);
         input.reshape({1, h, w, 3});
         for (std::size_t i = 0; i < scaled.size(); ++i) input.data()[i] = normalise(scaled[i]);
         nets_.pnet.forward(input, ws);
@@ -127,9 +205,9 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
                 const float* r = reg.at(0, row, col);
                 boxes.push_back(cell_box(row, col, scale, score, {r[0], r[1], r[2], r[3]}));
             }
-        for (const Candidate& b : select(boxes, nms(boxes, kNmsWithinScale, Overlap::union_))) total.push_back(b);
+        for (const Candidate& b : select(boxes, nms(boxes, options.nms[0], Overlap::union_))) total.push_back(b);
     }
-    total = select(total, nms(total, kNmsAcrossScales, Overlap::union_));
+    total = select(total, nms(total, options.nms[1], Overlap::union_));
     for (Candidate& b : total) {
         apply_regression(b, false);
         make_square(b);
@@ -138,13 +216,19 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
     return total;
 }
 
-std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Candidate> boxes, float threshold) const {
+std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Candidate> boxes,
+                                            const DetectOptions& options) const {
     std::vector<Candidate> passed;
-    run_windows(nets_.rnet, image, boxes, kRnetSize, [&](const Candidate& box, const engine::Workspace& ws, std::size_t i) {
-        const Candidate c = scored(box, nets_.rnet, ws, i);
-        if (c.score > threshold) passed.push_back(c);
-    });
-    passed = select(passed, nms(passed, kNmsRnet, Overlap::union_));
+    const Views views{options.enlarge, options.rnet_mirror, options.lift_below_contrast};
+    run_windows(nets_.rnet, image, boxes, kRnetSize, views,
+                [&](const Candidate& box, const WindowResult& r, const engine::Workspace&) {
+                    if (r.prob <= options.thresholds[1]) return;
+                    Candidate c = box;
+                    c.score = c.stages[1] = r.prob;
+                    c.reg = r.reg;
+                    passed.push_back(c);
+                });
+    passed = select(passed, nms(passed, options.nms[2], Overlap::union_));
     for (Candidate& b : passed) {
         apply_regression(b, true);
         make_square(b);
@@ -152,30 +236,43 @@ std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Cand
     return passed;
 }
 
-std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Candidate> boxes, float threshold) const {
+std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Candidate> boxes,
+                                            const DetectOptions& options, int pass) const {
     for (Candidate& b : boxes) truncate_corners(b);
     std::vector<Candidate> passed;
-    run_windows(nets_.onet, image, boxes, kOnetSize, [&](const Candidate& box, const engine::Workspace& ws, std::size_t i) {
-        Candidate c = scored(box, nets_.onet, ws, i);
-        if (c.score <= threshold) return;
-        // Landmarks are relative to the window, mapped back with the
-        // predecessor's 1-based offset.
-        const float* p = nets_.onet.output(ws, "landmarks").data() + i * 10;
-        const float w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1;
-        for (int k = 0; k < 5; ++k) {
-            c.landmarks[k] = w * p[k] + c.x1 - 1;
-            c.landmarks[5 + k] = h * p[5 + k] + c.y1 - 1;
-        }
-        passed.push_back(c);
-    });
+    const Views views{options.enlarge, options.onet_mirror, options.lift_below_contrast};
+    run_windows(nets_.onet, image, boxes, kOnetSize, views,
+                [&](const Candidate& box, const WindowResult& r, const engine::Workspace& ws) {
+                    Candidate c = box;
+                    // The running mean over the passes so far.
+                    c.stages[2] = pass == 1 ? r.prob : box.stages[2] + (r.prob - box.stages[2]) / pass;
+                    c.score = final_score(c.stages, options.stage_weights);
+                    if (c.score <= options.thresholds[2]) return;
+                    c.reg = r.reg;
+                    // Landmarks (of the plain crop) are relative to the window,
+                    // mapped back with the predecessor's 1-based offset.
+                    const float* p = nets_.onet.output(ws, "landmarks").data() + r.window * 10;
+                    const float w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1;
+                    for (int k = 0; k < 5; ++k) {
+                        c.landmarks[k] = w * p[k] + c.x1 - 1;
+                        c.landmarks[5 + k] = h * p[5 + k] + c.y1 - 1;
+                    }
+                    passed.push_back(c);
+                });
     for (Candidate& b : passed) apply_regression(b, true);
-    return select(passed, nms(passed, kNmsOnet, Overlap::minimum));
+    std::vector<Candidate> kept = select(passed, nms(passed, options.nms[3], Overlap::minimum));
+    if (options.box_voting > 0 && pass == options.onet_passes) vote_boxes(kept, passed, options.box_voting);
+    return kept;
 }
 
 std::vector<Face> Detector::detect(const Image& image, const DetectOptions& options) const {
     std::vector<Candidate> boxes = stage_pnet(image, options);
-    if (!boxes.empty()) boxes = stage_rnet(image, std::move(boxes), options.thresholds[1]);
-    if (!boxes.empty()) boxes = stage_onet(image, std::move(boxes), options.thresholds[2]);
+    if (!boxes.empty()) boxes = stage_rnet(image, std::move(boxes), options);
+    for (int pass = 1; pass <= options.onet_passes && !boxes.empty(); ++pass) {
+        if (pass > 1)
+            for (Candidate& b : boxes) make_square(b);
+        boxes = stage_onet(image, std::move(boxes), options, pass);
+    }
 
     std::vector<Face> faces;
     for (const Candidate& b : boxes) {

@@ -38,14 +38,34 @@ std::vector<std::vector<ResizeTap>> area_taps(int source_size, int dest_size, bo
     return taps;
 }
 
+std::vector<std::vector<ResizeTap>> linear_taps(int source_size, int dest_size) {
+    std::vector<std::vector<ResizeTap>> taps(dest_size);
+    const double scale = static_cast<double>(source_size) / dest_size;
+    for (int d = 0; d < dest_size; ++d) {
+        const double x = std::clamp((d + 0.5) * scale - 0.5, 0.0, static_cast<double>(source_size - 1));
+        const int s = std::min(static_cast<int>(x), source_size - 1);
+        const double f = x - s;
+        taps[d].push_back({s, static_cast<float>(1.0 - f)});
+        if (f > 0) taps[d].push_back({s + 1, static_cast<float>(f)});
+    }
+    return taps;
+}
+
+std::vector<std::vector<ResizeTap>> resize_taps(int source_size, int dest_size, bool shrink_both_axes,
+                                                Enlarge enlarge) {
+    if (!shrink_both_axes && enlarge == Enlarge::bilinear) return linear_taps(source_size, dest_size);
+    return area_taps(source_size, dest_size, shrink_both_axes);
+}
+
 namespace {
 
 // Separable: rows first (into a float buffer), then columns.
 template <class T, class Store>
-void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, Store store) {
+void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, Enlarge enlarge,
+                      Store store) {
     const bool shrink = src_w >= dst_w && src_h >= dst_h;
-    const auto x_taps = area_taps(src_w, dst_w, shrink);
-    const auto y_taps = area_taps(src_h, dst_h, shrink);
+    const auto x_taps = resize_taps(src_w, dst_w, shrink, enlarge);
+    const auto y_taps = resize_taps(src_h, dst_h, shrink, enlarge);
     const std::size_t row_len = static_cast<std::size_t>(dst_w) * channels;
     std::vector<float> rows(static_cast<std::size_t>(src_h) * row_len, 0.0f);
     for (int y = 0; y < src_h; ++y) {
@@ -69,15 +89,15 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
 
 }  // namespace
 
-void resize_area(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h) {
-    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, [&](int y, const float* row, std::size_t n) {
+void resize(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h, Enlarge enlarge) {
+    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, enlarge, [&](int y, const float* row, std::size_t n) {
         std::copy(row, row + n, dst + y * n);
     });
 }
 
-void resize_area(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w,
-                 int dst_h) {
-    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, [&](int y, const float* row, std::size_t n) {
+void resize(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
+            Enlarge enlarge) {
+    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, enlarge, [&](int y, const float* row, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i)
             dst[y * n + i] = static_cast<std::uint8_t>(std::clamp(std::lrint(row[i]), 0L, 255L));
     });

@@ -7,6 +7,12 @@
 // linear blend whose weight is the overlap of the output pixel with the
 // source pixel boundary (sharper than bilinear); both rules are reproduced
 // here so that the known answers of ../shared/golden match.
+//
+// Enlarging may instead be bilinear (Enlarge::bilinear): what the MTCNN
+// authors' MATLAB code did (imresize 'bilinear'), and what the nets saw in
+// training; INTER_AREA's enlarging is close to nearest neighbour, which turns
+// a 15-pixel face into blocks for ONet's 48x48 input (bench/ACCURACY.md
+// measures the difference).
 #pragma once
 
 #include <cstdint>
@@ -23,9 +29,23 @@ struct ResizeTap {
 // Taps for every output coordinate: taps[d] lists (source index, weight).
 std::vector<std::vector<ResizeTap>> area_taps(int source_size, int dest_size, bool shrink_both_axes);
 
+// Bilinear taps with pixel centres at half-integers (OpenCV's INTER_LINEAR,
+// MATLAB's imresize without antialiasing): output d samples source
+// coordinate (d + 0.5) * source_size / dest_size - 0.5, clamped to the edge
+// pixels.
+std::vector<std::vector<ResizeTap>> linear_taps(int source_size, int dest_size);
+
+enum class Enlarge { area, bilinear };
+
+// The taps resize() uses: area_taps when both axes shrink, otherwise
+// INTER_AREA's enlarging rule or linear_taps, by `enlarge`.
+std::vector<std::vector<ResizeTap>> resize_taps(int source_size, int dest_size, bool shrink_both_axes,
+                                                Enlarge enlarge);
+
 // Interleaved `channels`-channel images, row-major, no padding.
-void resize_area(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h);
-void resize_area(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w,
-                 int dst_h);
+void resize(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h,
+            Enlarge enlarge = Enlarge::area);
+void resize(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
+            Enlarge enlarge = Enlarge::area);
 
 }  // namespace mtcnn

@@ -58,15 +58,59 @@ TEST(AreaTaps, EnlargingBlendsAtSourceBoundaries) {
     for (const auto& t : t34) EXPECT_NEAR(tap_sum(t), 1.0f, 1e-6);
 }
 
+TEST(LinearTaps, HalfPixelCentresClampedAtTheEdges) {
+    // 2 -> 4: outputs sample 0.5 * d + 0.25 - 0.5 = -0.25, 0.25, 0.75, 1.25,
+    // clamped to [0, 1]: source 0 alone, 0.75/0.25, 0.25/0.75, source 1 alone.
+    const auto taps = linear_taps(2, 4);
+    ASSERT_EQ(taps.size(), 4u);
+    ASSERT_EQ(taps[0].size(), 1u);
+    EXPECT_EQ(taps[0][0].source, 0);
+    ASSERT_EQ(taps[1].size(), 2u);
+    EXPECT_FLOAT_EQ(taps[1][0].weight, 0.75f);
+    EXPECT_FLOAT_EQ(taps[1][1].weight, 0.25f);
+    EXPECT_FLOAT_EQ(taps[2][0].weight, 0.25f);
+    ASSERT_EQ(taps[3].size(), 1u);
+    EXPECT_EQ(taps[3][0].source, 1);
+    for (const auto& t : linear_taps(15, 48)) EXPECT_NEAR(tap_sum(t), 1.0f, 1e-6);
+    // The same size is the identity.
+    const auto same = linear_taps(5, 5);
+    for (int d = 0; d < 5; ++d) {
+        ASSERT_EQ(same[d].size(), 1u);
+        EXPECT_EQ(same[d][0].source, d);
+    }
+}
+
+TEST(ResizeTaps, ShrinkingIsAreaWhateverTheEnlargeRule) {
+    const auto area = area_taps(48, 24, true);
+    const auto chosen = resize_taps(48, 24, true, Enlarge::bilinear);
+    ASSERT_EQ(chosen.size(), area.size());
+    for (std::size_t d = 0; d < area.size(); ++d) {
+        ASSERT_EQ(chosen[d].size(), area[d].size());
+        for (std::size_t k = 0; k < area[d].size(); ++k) EXPECT_EQ(chosen[d][k].source, area[d][k].source);
+    }
+    EXPECT_EQ(resize_taps(15, 48, false, Enlarge::bilinear)[1].size(), linear_taps(15, 48)[1].size());
+}
+
+TEST(ResizeBilinear, RampStaysARampWhenEnlarged) {
+    // A linear ramp enlarged bilinearly stays linear away from the edges:
+    // 0, 10, 20, 30 -> 8 samples at -0.25, 0.25, ..., 3.25.
+    const float src[4] = {0, 10, 20, 30};
+    float dst[8];
+    resize(src, 4, 1, 1, dst, 8, 1, Enlarge::bilinear);
+    EXPECT_FLOAT_EQ(dst[0], 0.0f);
+    for (int d = 1; d < 7; ++d) EXPECT_NEAR(dst[d], 10.0f * (0.5f * d - 0.25f), 1e-4) << d;
+    EXPECT_FLOAT_EQ(dst[7], 30.0f);
+}
+
 TEST(ResizeArea, EightBitRoundsLikeOpenCv) {
     // 2x1 -> 1x1 of one channel: mean of 10 and 13 = 11.5 -> 12 (round half
     // to even would give 12 too; 10 and 11 -> 10.5 -> 10 under lrint).
     const std::uint8_t src[2] = {10, 13};
     std::uint8_t dst[1];
-    resize_area(src, 2, 1, 1, dst, 1, 1);
+    resize(src, 2, 1, 1, dst, 1, 1);
     EXPECT_EQ(dst[0], 12);
     const std::uint8_t src2[2] = {10, 11};
-    resize_area(src2, 2, 1, 1, dst, 1, 1);
+    resize(src2, 2, 1, 1, dst, 1, 1);
     EXPECT_EQ(dst[0], 10);
 }
 
@@ -74,10 +118,10 @@ TEST(ResizeArea, KeepsChannelsApartAndConstantsConstant) {
     std::vector<float> src(7 * 5 * 3);
     for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i % 3 * 100);
     std::vector<float> dst(3 * 2 * 3);
-    resize_area(src.data(), 7, 5, 3, dst.data(), 3, 2);
+    resize(src.data(), 7, 5, 3, dst.data(), 3, 2);
     for (std::size_t i = 0; i < dst.size(); ++i) EXPECT_NEAR(dst[i], static_cast<float>(i % 3 * 100), 1e-3);
     std::vector<float> up(11 * 9 * 3);
-    resize_area(src.data(), 7, 5, 3, up.data(), 11, 9);
+    resize(src.data(), 7, 5, 3, up.data(), 11, 9);
     for (std::size_t i = 0; i < up.size(); ++i) EXPECT_NEAR(up[i], static_cast<float>(i % 3 * 100), 1e-3);
 }
 
