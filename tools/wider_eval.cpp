@@ -4,6 +4,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -198,55 +199,116 @@ SettingResult evaluate(const std::vector<Photo>& photos, Setting setting,
     return result;
 }
 
-Fairness skin_recall(const std::vector<Photo>& photos, const std::vector<std::vector<Detection>>& detections,
-                     double operating_threshold, int min_faces) {
-    if (detections.size() != photos.size())
-        throw std::invalid_argument("skin_recall: " + std::to_string(detections.size()) + " detection lists for " +
-                                    std::to_string(photos.size()) + " photos");
-    Fairness out;
-    out.min_faces = min_faces;
-    std::array<double, kSkinTypes.size()> score_sum{};
-    for (std::size_t t = 0; t < kSkinTypes.size(); ++t) out.rows[t].type = kSkinTypes[t];
+namespace {
 
+// One photo's labelled faces and the ones found, per skin type.
+struct SkinCounts {
+    std::array<int, kSkinTypes.size()> faces{}, found{};
+    std::array<double, kSkinTypes.size()> score_sum{};
+};
+
+SkinCounts count_photo(const Photo& photo, const std::vector<Detection>& detections, double operating_threshold) {
+    SkinCounts c;
+    if (photo.skin.empty()) return c;
     struct Pair {
         double iou;
         std::size_t face, det;
     };
-    for (std::size_t i = 0; i < photos.size(); ++i) {
-        const Photo& photo = photos[i];
-        if (photo.skin.empty()) continue;
-        std::vector<Pair> pairs;
-        for (std::size_t f = 0; f < photo.faces.size(); ++f) {
-            if (photo.skin[f] == kNoSkinLabel) continue;
-            ++out.rows[photo.skin[f] - 1].faces;
-            for (std::size_t d = 0; d < detections[i].size(); ++d) {
-                if (detections[i][d].score < operating_threshold) continue;
-                if (const double o = overlap(detections[i][d].box, photo.faces[f]); o >= kMatchIou)
-                    pairs.push_back({o, f, d});
-            }
-        }
-        std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.iou > b.iou; });
-        std::vector<bool> face_used(photo.faces.size()), det_used(detections[i].size());
-        for (const Pair& p : pairs) {
-            if (face_used[p.face] || det_used[p.det]) continue;
-            face_used[p.face] = det_used[p.det] = true;
-            const int t = photo.skin[p.face] - 1;
-            ++out.rows[t].found;
-            score_sum[t] += detections[i][p.det].score;
+    std::vector<Pair> pairs;
+    for (std::size_t f = 0; f < photo.faces.size(); ++f) {
+        if (photo.skin[f] == kNoSkinLabel) continue;
+        ++c.faces[photo.skin[f] - 1];
+        for (std::size_t d = 0; d < detections.size(); ++d) {
+            if (detections[d].score < operating_threshold) continue;
+            if (const double o = overlap(detections[d].box, photo.faces[f]); o >= kMatchIou) pairs.push_back({o, f, d});
         }
     }
+    std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.iou > b.iou; });
+    std::vector<bool> face_used(photo.faces.size()), det_used(detections.size());
+    for (const Pair& p : pairs) {
+        if (face_used[p.face] || det_used[p.det]) continue;
+        face_used[p.face] = det_used[p.det] = true;
+        const int t = photo.skin[p.face] - 1;
+        ++c.found[t];
+        c.score_sum[t] += detections[p.det].score;
+    }
+    return c;
+}
 
+// max - min of found / faces over the types with >= min_faces.
+std::optional<double> recall_gap(const SkinCounts& total, int min_faces) {
     std::optional<double> lo, hi;
     for (std::size_t t = 0; t < kSkinTypes.size(); ++t) {
-        SkinRow& row = out.rows[t];
-        row.recall = row.faces > 0 ? static_cast<double>(row.found) / row.faces : 0.0;
-        if (row.found > 0) row.mean_score = score_sum[t] / row.found;
-        if (row.faces >= min_faces) {
-            lo = std::min(lo.value_or(row.recall), row.recall);
-            hi = std::max(hi.value_or(row.recall), row.recall);
-        }
+        if (total.faces[t] < min_faces || total.faces[t] == 0) continue;
+        const double r = static_cast<double>(total.found[t]) / total.faces[t];
+        lo = std::min(lo.value_or(r), r);
+        hi = std::max(hi.value_or(r), r);
     }
-    if (lo) out.gap = *hi - *lo;
+    if (!lo) return std::nullopt;
+    return *hi - *lo;
+}
+
+double percentile(std::vector<double> v, double p) {
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
+GapSpread gap_spread(const std::vector<SkinCounts>& photos, const SkinCounts& total, int min_faces, int resamples) {
+    std::mt19937_64 random(kGapSeed);
+    std::uniform_int_distribution<std::size_t> pick(0, photos.size() - 1);
+    std::vector<double> resampled, equal;
+    int faces = 0, found = 0;
+    for (std::size_t t = 0; t < kSkinTypes.size(); ++t) faces += total.faces[t], found += total.found[t];
+    const double overall = static_cast<double>(found) / faces;
+    for (int r = 0; r < resamples; ++r) {
+        SkinCounts sum;
+        for (std::size_t i = 0; i < photos.size(); ++i) {
+            const SkinCounts& c = photos[pick(random)];
+            for (std::size_t t = 0; t < kSkinTypes.size(); ++t) sum.faces[t] += c.faces[t], sum.found[t] += c.found[t];
+        }
+        if (const auto g = recall_gap(sum, min_faces)) resampled.push_back(*g);
+        SkinCounts fair = total;
+        for (std::size_t t = 0; t < kSkinTypes.size(); ++t)
+            fair.found[t] = std::binomial_distribution<int>(total.faces[t], overall)(random);
+        equal.push_back(*recall_gap(fair, min_faces));
+    }
+    GapSpread s;
+    if (!resampled.empty()) s.low = percentile(resampled, 0.05), s.high = percentile(resampled, 0.95);
+    s.equal_median = percentile(equal, 0.5);
+    s.equal_p95 = percentile(equal, 0.95);
+    return s;
+}
+
+}  // namespace
+
+Fairness skin_recall(const std::vector<Photo>& photos, const std::vector<std::vector<Detection>>& detections,
+                     double operating_threshold, int min_faces, int resamples) {
+    if (detections.size() != photos.size())
+        throw std::invalid_argument("skin_recall: " + std::to_string(detections.size()) + " detection lists for " +
+                                    std::to_string(photos.size()) + " photos");
+    std::vector<SkinCounts> per_photo;
+    SkinCounts total;
+    for (std::size_t i = 0; i < photos.size(); ++i) {
+        const SkinCounts c = count_photo(photos[i], detections[i], operating_threshold);
+        for (std::size_t t = 0; t < kSkinTypes.size(); ++t) {
+            total.faces[t] += c.faces[t];
+            total.found[t] += c.found[t];
+            total.score_sum[t] += c.score_sum[t];
+        }
+        per_photo.push_back(c);
+    }
+    Fairness out;
+    out.min_faces = min_faces;
+    for (std::size_t t = 0; t < kSkinTypes.size(); ++t) {
+        SkinRow& row = out.rows[t];
+        row.type = kSkinTypes[t];
+        row.faces = total.faces[t];
+        row.found = total.found[t];
+        row.recall = row.faces > 0 ? static_cast<double>(row.found) / row.faces : 0.0;
+        if (row.found > 0) row.mean_score = total.score_sum[t] / row.found;
+    }
+    out.gap = recall_gap(total, min_faces);
+    if (out.gap && resamples > 0) out.spread = gap_spread(per_photo, total, min_faces, resamples);
     return out;
 }
 

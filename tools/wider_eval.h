@@ -135,17 +135,32 @@ struct SkinRow {
     std::optional<double> mean_score;  // of the matched detections; none when none matched
 };
 
+// How far the gap can be trusted with a few hundred labelled faces: a 90%
+// interval from resampling the photos (faces of one photo share its light
+// and camera, so photos, not faces, are what is drawn), and the gap that a
+// detector finding every type equally often (at the overall recall, with the
+// same faces per type) shows by chance alone, as a median and 95th percentile.
+struct GapSpread {
+    double low = 0, high = 0;           // 5th and 95th percentile over resampled photos
+    double equal_median = 0, equal_p95 = 0;
+};
+
 struct Fairness {
     std::array<SkinRow, 6> rows;
     std::optional<double> gap;  // max - min recall over types with >= min_faces; none when no type has
+    std::optional<GapSpread> spread;  // with the gap
     int min_faces = kGapMinFaces;
 };
 
+inline constexpr int kGapResamples = 2000;
+inline constexpr unsigned kGapSeed = 20261201;  // fixed: the same data give the same interval
+
 // Detections with score >= operating_threshold matched one-to-one to the
 // labelled faces of their photo at IoU >= 0.5, greedily by IoU (highest
-// pair first; ties keep face then detection order).
+// pair first; ties keep face then detection order). The spread comes from
+// `resamples` draws with a fixed seed.
 Fairness skin_recall(const std::vector<Photo>& photos, const std::vector<std::vector<Detection>>& detections,
-                     double operating_threshold, int min_faces = kGapMinFaces);
+                     double operating_threshold, int min_faces = kGapMinFaces, int resamples = kGapResamples);
 
 // Runs the detector on every photo (folder / photo.image) on the pool;
 // result i belongs to photos[i], scores are the detector's confidences.

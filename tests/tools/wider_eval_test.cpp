@@ -303,6 +303,51 @@ TEST(WiderFaceSkin, OperatingThresholdIsInclusive) {
     EXPECT_EQ(f.rows[0].found, 2);
 }
 
+// 200 photos, each with a type I face (always found) and a type II face
+// (found in every second photo): recall 1.0 and 0.5, gap 0.5.
+void two_types(std::vector<Photo>& photos, std::vector<std::vector<Detection>>& detections) {
+    for (int i = 0; i < 200; ++i) {
+        Photo p = photo({{0, 0, 20, 20}, {100, 0, 20, 20}}, {});
+        p.skin = {1, 2};
+        photos.push_back(p);
+        detections.push_back({det({0, 0, 20, 20}, 0.9)});
+        if (i % 2 == 0) detections.back().push_back(det({100, 0, 20, 20}, 0.9));
+    }
+}
+
+TEST(WiderFaceSkin, SpreadOfTheGapFromResampledPhotos) {
+    std::vector<Photo> photos;
+    std::vector<std::vector<Detection>> detections;
+    two_types(photos, detections);
+    const Fairness f = skin_recall(photos, detections, 0.5, 50);
+    ASSERT_TRUE(f.gap.has_value());
+    EXPECT_NEAR(*f.gap, 0.5, kTol);
+    ASSERT_TRUE(f.spread.has_value());
+    // Type II's recall over 200 resampled faces: 0.5 +- 1.645 * sqrt(0.25 / 200) = +- 0.058.
+    EXPECT_LT(f.spread->low, 0.5);
+    EXPECT_GT(f.spread->low, 0.42);
+    EXPECT_GT(f.spread->high, 0.5);
+    EXPECT_LT(f.spread->high, 0.58);
+    // A detector finding both types at the overall 0.75: gaps of a few
+    // hundredths, far below 0.5.
+    EXPECT_GT(f.spread->equal_median, 0.0);
+    EXPECT_LT(f.spread->equal_median, 0.1);
+    EXPECT_GE(f.spread->equal_p95, f.spread->equal_median);
+    EXPECT_LT(f.spread->equal_p95, 0.15);
+    // The same data give the same figures (a fixed seed).
+    const Fairness again = skin_recall(photos, detections, 0.5, 50);
+    EXPECT_EQ(again.spread->low, f.spread->low);
+    EXPECT_EQ(again.spread->equal_median, f.spread->equal_median);
+}
+
+TEST(WiderFaceSkin, NoSpreadWithoutAGapOrResamples) {
+    std::vector<Photo> photos;
+    std::vector<std::vector<Detection>> detections;
+    two_types(photos, detections);
+    EXPECT_FALSE(skin_recall(photos, detections, 0.5, 50, 0).spread.has_value());
+    EXPECT_FALSE(skin_recall(photos, detections, 0.5, 500).spread.has_value());  // no type has 500 faces
+}
+
 // ---------------------------------------------------------------- manifest
 
 TEST(WiderFaceManifest, ReadsTheReadmeFormat) {
