@@ -23,20 +23,6 @@ float overlap(const Candidate& a, const Candidate& b, Overlap kind) {
     return kind == Overlap::minimum ? inter / std::min(area(a), area(b)) : inter / (area(a) + area(b) - inter);
 }
 
-void vote_boxes(std::vector<Candidate>& kept, const std::vector<Candidate>& all, float iou) {
-    for (Candidate& k : kept) {
-        double x1 = 0, y1 = 0, x2 = 0, y2 = 0, weight = 0;
-        for (const Candidate& b : all) {
-            if (overlap(k, b, Overlap::union_) < iou) continue;
-            x1 += b.score * b.x1, y1 += b.score * b.y1, x2 += b.score * b.x2, y2 += b.score * b.y2;
-            weight += b.score;
-        }
-        if (weight <= 0) continue;
-        k.x1 = static_cast<float>(x1 / weight), k.y1 = static_cast<float>(y1 / weight);
-        k.x2 = static_cast<float>(x2 / weight), k.y2 = static_cast<float>(y2 / weight);
-    }
-}
-
 std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overlap kind) {
     std::vector<int> order(boxes.size());
     std::iota(order.begin(), order.end(), 0);

@@ -27,11 +27,6 @@ float overlap(const Candidate& a, const Candidate& b, Overlap kind);
 // indices, highest score first (ties: the earlier index first).
 std::vector<int> nms(const std::vector<Candidate>& boxes, float threshold, Overlap kind);
 
-// Box voting (Gidaris & Komodakis 2015): each kept box's corners become the
-// score-weighted mean of the corners of every box of `all` overlapping it by
-// at least `iou` (IoU), itself included. Scores, landmarks and order stay.
-void vote_boxes(std::vector<Candidate>& kept, const std::vector<Candidate>& all, float iou);
-
 // Keeps boxes[i] for i in `picks`, in that order.
 std::vector<Candidate> select(const std::vector<Candidate>& boxes, const std::vector<int>& picks);
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <optional>
 
 #include "mtcnn/resize.h"
 
@@ -14,7 +13,7 @@ namespace {
 constexpr float kPixelMean = 127.5f;
 constexpr float kPixelScale = 0.0078125f;  // 1 / 128
 
-// Windows per RNet / ONet batch (mirrored and lifted views included): bounds
+// Windows per RNet / ONet batch (mirror images included): bounds
 // the activations' memory (ONet's first layer holds 46x46x32 floats a
 // window) while keeping the batches long.
 constexpr int kWindowsPerBatch = 128;
@@ -70,27 +69,10 @@ void mirror(const float* in, int size, float* out) {
                         out + (static_cast<std::size_t>(y) * size + (size - 1 - x)) * 3);
 }
 
-// When the window's standard deviation is below `below` levels (0-255), writes
-// it with the mean moved to mid-grey and the deviation stretched to `below`
-// levels, and returns true. `n` floats, normalised.
-bool lift_contrast(const float* in, std::size_t n, float below, float* out) {
-    double sum = 0, squares = 0;
-    for (std::size_t i = 0; i < n; ++i) sum += in[i], squares += static_cast<double>(in[i]) * in[i];
-    const double mean = sum / static_cast<double>(n);
-    const double deviation = std::sqrt(std::max(0.0, squares / static_cast<double>(n) - mean * mean));
-    const double target = below * kPixelScale;
-    constexpr double kFlat = 1e-3;  // a uniform window has nothing to stretch
-    if (deviation >= target || deviation < kFlat) return false;
-    const double gain = target / deviation;
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>((in[i] - mean) * gain);
-    return true;
-}
-
 // What a net is shown of each box.
 struct Views {
     Enlarge enlarge = Enlarge::area;
     bool mirror = false;
-    float lift_below_contrast = 0;
 };
 
 // A box's result over its views: the face probability, the box regression,
@@ -103,61 +85,45 @@ struct WindowResult {
 
 // Runs `net` over the crops of `boxes` in batches of at most kWindowsPerBatch
 // windows; calls keep(box, result, workspace) for each box whose crop is not
-// empty. With a mirror, the probabilities are averaged and so are the
-// regressions (the mirror's left edge is the crop's right edge). A lifted
-// view (and its mirror) counts when its probability is the higher.
+// empty. With a mirror, each crop's mirror image follows it in the batch, and
+// the two probabilities are averaged and so are the regressions (the
+// mirror's left edge is the crop's right edge).
 template <class Keep>
 void run_windows(const engine::Network& net, const Image& image, const std::vector<Candidate>& boxes, int size,
                  const Views& views, Keep keep) {
     engine::Tensor input;
     engine::Workspace ws;
     const std::size_t window = static_cast<std::size_t>(size) * size * 3;
-    const int per_view = views.mirror ? 2 : 1;
-    const int per_box = per_view * (views.lift_below_contrast > 0 ? 2 : 1);
-    const std::size_t boxes_per_batch = static_cast<std::size_t>(std::max(1, kWindowsPerBatch / per_box));
-    struct Slot {
-        const Candidate* box;
-        std::size_t plain;
-        std::optional<std::size_t> lifted;
-    };
+    const int per_box = views.mirror ? 2 : 1;
+    const std::size_t boxes_per_batch = static_cast<std::size_t>(kWindowsPerBatch / per_box);
+    std::vector<const Candidate*> batch;
     for (std::size_t first = 0; first < boxes.size(); first += boxes_per_batch) {
         const std::size_t count = std::min(boxes_per_batch, boxes.size() - first);
         input.reshape({static_cast<int>(count) * per_box, size, size, 3});
-        std::vector<Slot> slots;
-        std::size_t used = 0;
-        auto add_mirror = [&](std::size_t of) {
-            if (views.mirror) mirror(input.data() + of * window, size, input.data() + used++ * window);
-        };
+        batch.clear();
         for (std::size_t i = 0; i < count; ++i) {
-            if (!crop_resized(image, boxes[first + i], size, views.enlarge, input.data() + used * window)) continue;
-            Slot slot{&boxes[first + i], used++, std::nullopt};
-            add_mirror(slot.plain);
-            if (views.lift_below_contrast > 0 &&
-                lift_contrast(input.data() + slot.plain * window, window, views.lift_below_contrast,
-                              input.data() + used * window)) {
-                slot.lifted = used++;
-                add_mirror(*slot.lifted);
-            }
-            slots.push_back(slot);
+            float* crop = input.data() + batch.size() * per_box * window;
+            if (!crop_resized(image, boxes[first + i], size, views.enlarge, crop)) continue;
+            if (views.mirror) mirror(crop, size, crop + window);
+            batch.push_back(&boxes[first + i]);
         }
-        if (slots.empty()) continue;
-        input.reshape({static_cast<int>(used), size, size, 3});
+        if (batch.empty()) continue;
+        input.reshape({static_cast<int>(batch.size()) * per_box, size, size, 3});
         net.forward(input, ws);
         const float* prob = net.output(ws, "prob").data();
         const float* reg = net.output(ws, "reg").data();
-        auto face = [&](std::size_t w) { return views.mirror ? (prob[w * 2 + 1] + prob[(w + 1) * 2 + 1]) / 2 : prob[w * 2 + 1]; };
-        for (const Slot& s : slots) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
             WindowResult r;
-            r.window = s.plain;
-            r.prob = face(s.plain);
-            if (s.lifted) r.prob = std::max(r.prob, face(*s.lifted));
-            const float* p = reg + s.plain * 4;
+            r.window = i * per_box;
+            const float* p = reg + r.window * 4;
+            r.prob = prob[r.window * 2 + 1];
             r.reg = {p[0], p[1], p[2], p[3]};
             if (views.mirror) {
                 const float* m = p + 4;
+                r.prob = (r.prob + prob[(r.window + 1) * 2 + 1]) / 2;
                 r.reg = {(p[0] - m[2]) / 2, (p[1] + m[1]) / 2, (p[2] - m[0]) / 2, (p[3] + m[3]) / 2};
             }
-            keep(*s.box, r, ws);
+            keep(*batch[i], r, ws);
         }
     }
 }
@@ -219,7 +185,7 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
 std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Candidate> boxes,
                                             const DetectOptions& options) const {
     std::vector<Candidate> passed;
-    const Views views{options.enlarge, options.rnet_mirror, options.lift_below_contrast};
+    const Views views{options.enlarge, options.rnet_mirror};
     run_windows(nets_.rnet, image, boxes, kRnetSize, views,
                 [&](const Candidate& box, const WindowResult& r, const engine::Workspace&) {
                     if (r.prob <= options.thresholds[1]) return;
@@ -240,7 +206,7 @@ std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Cand
                                             const DetectOptions& options, int pass) const {
     for (Candidate& b : boxes) truncate_corners(b);
     std::vector<Candidate> passed;
-    const Views views{options.enlarge, options.onet_mirror, options.lift_below_contrast};
+    const Views views{options.enlarge, options.onet_mirror};
     run_windows(nets_.onet, image, boxes, kOnetSize, views,
                 [&](const Candidate& box, const WindowResult& r, const engine::Workspace& ws) {
                     Candidate c = box;
@@ -260,9 +226,7 @@ std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Cand
                     passed.push_back(c);
                 });
     for (Candidate& b : passed) apply_regression(b, true);
-    std::vector<Candidate> kept = select(passed, nms(passed, options.nms[3], Overlap::minimum));
-    if (options.box_voting > 0 && pass == options.onet_passes) vote_boxes(kept, passed, options.box_voting);
-    return kept;
+    return select(passed, nms(passed, options.nms[3], Overlap::minimum));
 }
 
 std::vector<Face> Detector::detect(const Image& image, const DetectOptions& options) const {

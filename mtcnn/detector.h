@@ -40,14 +40,6 @@ struct DetectOptions {
     // run this many times; the passes' probabilities are averaged and the
     // last regression and landmarks are kept.
     int onet_passes = 1;
-    // Box voting after the last NMS (boxes.h): the IoU of the boxes that
-    // vote on each face's corners. 0: off.
-    float box_voting = 0.0f;
-    // Crops whose pixel standard deviation (in 0-255 levels) is below this
-    // are seen a second time with their contrast stretched (the crop's mean
-    // subtracted, divided by its deviation) by RNet and ONet, which keep the
-    // higher of the two probabilities. 0: off.
-    float lift_below_contrast = 0.0f;
 };
 
 struct Point {

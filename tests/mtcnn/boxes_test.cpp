@@ -22,26 +22,6 @@ TEST(Overlap, UnionAndMinimumWithThePlusOneConvention) {
     EXPECT_FLOAT_EQ(overlap(a, box(20, 20, 30, 30, 1), Overlap::union_), 0.0f);
 }
 
-TEST(VoteBoxes, ScoreWeightedMeanOfTheOverlappingBoxes) {
-    // The kept box (score 0.75) and a shifted one (0.25) with IoU 0.82 vote;
-    // a far box does not.
-    std::vector<Candidate> all{box(0, 0, 99, 99, 0.75f), box(10, 0, 109, 99, 0.25f), box(500, 500, 599, 599, 1.0f)};
-    std::vector<Candidate> kept{all[0], all[2]};
-    kept[0].landmarks[0] = 42;
-    vote_boxes(kept, all, 0.5f);
-    EXPECT_FLOAT_EQ(kept[0].x1, 2.5f);
-    EXPECT_FLOAT_EQ(kept[0].x2, 101.5f);
-    EXPECT_FLOAT_EQ(kept[0].y1, 0.0f);
-    EXPECT_FLOAT_EQ(kept[0].score, 0.75f);
-    EXPECT_FLOAT_EQ(kept[0].landmarks[0], 42.0f);
-    EXPECT_FLOAT_EQ(kept[1].x1, 500.0f);  // alone: unchanged
-    EXPECT_FLOAT_EQ(kept[1].x2, 599.0f);
-    // Above their IoU the shifted box no longer votes.
-    std::vector<Candidate> strict{all[0]};
-    vote_boxes(strict, all, 0.9f);
-    EXPECT_FLOAT_EQ(strict[0].x1, 0.0f);
-}
-
 TEST(Pyramid, ScalesOfThePredecessor) {
     // 561 px, min face 20: first scale 12/20 = 0.6, then x0.709 while the
     // short side stays >= 12 px: 561*0.6 = 336.6 ... 336.6*0.709^10 = 10.7.
