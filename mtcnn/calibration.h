@@ -1,15 +1,17 @@
-// Calibrated confidence: a monotone map from ONet's raw face probability to a
+// Calibrated confidence: a monotone map from a mode's raw score (its final
+// score, mtcnn/detector.h: ONet's face probability, or the stages' combined) to a
 // confidence c that means "a real face with probability about c" on the
 // WIDER FACE dev sample (../shared/eval/README.md), so that a request's
-// confidence threshold of 0.9 keeps faces that are about 90% precise.
+// confidence threshold of 0.9 keeps faces each about 90% or more likely to be
+// real (together more precise still: bench/ACCURACY.md).
 //
 // The map is isotonic regression (pool adjacent violators, Barlow et al.
 // 1972; Zadrozny & Elkan 2002 for calibration) fitted by tools/calibrate on
 // labelled detections, reduced to a small table of knots that is compiled
 // into the binary (mtcnn/calibration_<mode>.inc) and interpolated linearly.
 //
-// Where it applies: Face.confidence = calibrate(ONet's score) after the
-// cascade, and ONet's threshold = raw_threshold(requested confidence) before
+// Where it applies (mtcnn/modes.h): Face.confidence = calibrate(raw score)
+// after the cascade, and the score's threshold = raw_threshold(requested confidence) before
 // it, so both sides of the API speak calibrated confidence.
 #pragma once
 
@@ -20,7 +22,7 @@
 
 namespace mtcnn {
 
-// One point of the map: ONet's raw score and the calibrated confidence there.
+// One point of the map: a raw score and the calibrated confidence there.
 struct CalibrationKnot {
     float raw = 0;
     float calibrated = 0;

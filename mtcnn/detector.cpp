@@ -213,7 +213,9 @@ std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Cand
                     // The running mean over the passes so far.
                     c.stages[2] = pass == 1 ? r.prob : box.stages[2] + (r.prob - box.stages[2]) / pass;
                     c.score = final_score(c.stages, options.stage_weights);
-                    if (c.score <= options.thresholds[2]) return;
+                    const float threshold =
+                        pass == options.onet_passes ? options.thresholds[2] : options.onet_pass_threshold;
+                    if (c.score <= threshold) return;
                     c.reg = r.reg;
                     // Landmarks (of the plain crop) are relative to the window,
                     // mapped back with the predecessor's 1-based offset.

@@ -38,8 +38,12 @@ struct DetectOptions {
     bool onet_mirror = false;
     // ONet runs again on its own regressed boxes (made square) until it has
     // run this many times; the passes' probabilities are averaged and the
-    // last regression and landmarks are kept.
+    // last regression and landmarks are kept. The final threshold applies
+    // to the last pass only; the earlier ones keep the scores above
+    // `onet_pass_threshold`, whatever a request asks, so that a face's
+    // result does not depend on the threshold beyond being cut by it.
     int onet_passes = 1;
+    float onet_pass_threshold = 0.0f;
 };
 
 struct Point {

@@ -1,10 +1,11 @@
-// calibrate: fits the map from ONet's raw score to calibrated confidence
+// calibrate: fits the map from a mode's raw score to calibrated confidence
 // (mtcnn/calibration.h) on the WIDER FACE dev sample, reports how well
 // calibrated the raw and the mapped scores are, and writes the knot table as
 // a C++ include file for one detector mode.
 //
-// Input: the boxes `widerface-eval --detections OUT.json` wrote (raw ONet
-// scores, run at a low ONet threshold so that the whole score range is seen)
+// Input: the boxes `widerface-eval --mode NAME --detections OUT.json` wrote
+// (the mode's raw final scores, mtcnn/detector.h, run at a low threshold so
+// that the whole score range is seen)
 // and the manifest with the ground truth.
 //
 // Labels: a detection is a real face when it matches a face of its photo one
@@ -51,7 +52,7 @@ constexpr const char* kUsage = R"(usage:
       --detections DETS.json  boxes written by `widerface-eval --detections`
       --manifest PATH   the dev sample's manifest (default
                         ../shared/eval/widerface-dev/manifest.json)
-      --min-score S     only detections with raw score >= S take part (default 0.02,
+      --min-score S     only detections with raw score >= S take part (default 0: all,
                         in [0, 1])
       --name NAME       the detector mode the table is for ([a-z0-9_]+, default faithful)
       --out PATH        the knot table to write (default mtcnn/calibration_NAME.inc)
@@ -59,7 +60,7 @@ constexpr const char* kUsage = R"(usage:
 )";
 
 constexpr const char* kDefaultManifest = "../shared/eval/widerface-dev/manifest.json";
-constexpr double kDefaultMinScore = 0.02;  // widerface-eval's default ONet threshold for the AP run
+constexpr double kDefaultMinScore = 0.0;  // all that widerface-eval's AP run keeps
 constexpr const char* kDefaultName = "faithful";
 constexpr float kReportedConfidences[] = {0.5f, 0.7f, 0.9f, 0.95f, 0.99f};
 
@@ -261,7 +262,7 @@ struct Summary {
 void write_table(const Args& args, const mtcnn::Calibration& cal, const Summary& s) {
     std::string text;
     text += "// Calibrated confidence for detector mode \"" + args.name +
-            "\": ONet's raw score -> confidence, knots\n"
+            "\": the raw final score -> confidence, knots\n"
             "// {raw, calibrated} of a monotone piecewise-linear map (mtcnn/calibration.h).\n"
             "// Isotonic fit on the WIDER FACE dev sample by tools/calibrate; regenerate, do not edit.\n";
     text += "// command: " + args.command + "\n";
@@ -314,7 +315,7 @@ int run(const Args& args) {
     s.ece_in_sample = mtcnn::expected_calibration_error(in_sample);
     s.ece_cross_validated = mtcnn::expected_calibration_error(cross);
 
-    print_table("raw ONet score (baseline)", all);
+    print_table("raw score (baseline)", all);
     print_table("calibrated, 2-fold cross-validated over photos", cross);
     print_table("calibrated, in-sample (the table written)", in_sample);
     print_precision("precision of the raw score as a threshold", all);

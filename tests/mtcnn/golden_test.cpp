@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "engine/cpu.h"
 #include "mtcnn/detector.h"
+#include "mtcnn/modes.h"
 #include "tests/support/shared_data.h"
 
 namespace mtcnn {
@@ -67,6 +69,47 @@ TEST(Golden, ConfidenceCutRemovesTheHand) {
     const std::vector<Face> faces = detector().detect(golden_image("ivan.jpg"), options);
     ASSERT_EQ(faces.size(), 1u);
     EXPECT_GT(faces[0].confidence, 0.99f);
+}
+
+// The faithful mode is that same cascade: the same faces, the same raw
+// confidences, the same cut.
+TEST(Golden, FaithfulModeGivesTheKnownAnswers) {
+    SKIP_WITHOUT_GOLDEN();
+    const Image image = golden_image("ivan.jpg");
+    for (double confidence : {0.7, 0.9}) {
+        DetectOptions options;
+        options.thresholds[2] = static_cast<float>(confidence);
+        const std::vector<Face> want = detector().detect(image, options);
+        const std::vector<Face> got = detect(detector(), image, find_mode("faithful"), confidence);
+        ASSERT_EQ(got.size(), want.size()) << confidence;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            EXPECT_EQ(std::tie(got[i].x, got[i].y, got[i].width, got[i].height),
+                      std::tie(want[i].x, want[i].y, want[i].width, want[i].height));
+            EXPECT_EQ(got[i].confidence, want[i].confidence);
+        }
+    }
+}
+
+// Every mode finds Ivan's face first, with a confidence in [0, 1], and none
+// finds a face in no-faces.jpg at the default confidence.
+TEST(Golden, EveryModeFindsTheFace) {
+    SKIP_WITHOUT_GOLDEN();
+    const Image ivan = golden_image("ivan.jpg");
+    const Image empty = golden_image("no-faces.jpg");
+    for (const Mode& mode : modes()) {
+        const std::vector<Face> faces = detect(detector(), ivan, mode, 0.5);
+        ASSERT_FALSE(faces.empty()) << mode.name;
+        EXPECT_NEAR(faces[0].x, 277, 6) << mode.name;
+        EXPECT_NEAR(faces[0].y, 93, 8) << mode.name;
+        EXPECT_NEAR(faces[0].width, 49, 8) << mode.name;
+        EXPECT_NEAR(faces[0].height, 62, 10) << mode.name;
+        EXPECT_GT(faces[0].confidence, 0.9f) << mode.name;
+        for (const Face& f : faces) {
+            EXPECT_GE(f.confidence, 0.5f) << mode.name;
+            EXPECT_LE(f.confidence, 1.0f) << mode.name;
+        }
+        EXPECT_TRUE(detect(detector(), empty, mode, 0.95).empty()) << mode.name;
+    }
 }
 
 TEST(Golden, NoFaces) {
