@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "mtcnn/image.h"
+#include "mtcnn/modes.h"
 
 namespace server {
 namespace {
@@ -26,7 +27,7 @@ struct Given {
     std::string origin;
 };
 
-enum class Setting { port, host, threads, confidence, max_body, max_pixels, weights };
+enum class Setting { port, host, threads, mode, confidence, max_body, max_pixels, weights };
 
 struct SettingInfo {
     Setting setting;
@@ -36,10 +37,11 @@ struct SettingInfo {
     bool numeric;          // in the file: a JSON number (else a string)
 };
 
-constexpr std::array<SettingInfo, 7> kSettings{{
+constexpr std::array<SettingInfo, 8> kSettings{{
     {Setting::port, "port", "--port", "port", true},
     {Setting::host, "host", "--host", "host", false},
     {Setting::threads, "threads", "--threads", "threads", true},
+    {Setting::mode, "mode", "--mode", "mode", false},
     {Setting::confidence, "confidence", "--confidence", "confidence", true},
     {Setting::max_body, "max body", "--max-body", "max_body", true},
     {Setting::max_pixels, "max pixels", "--max-pixels", "max_pixels", true},
@@ -52,6 +54,7 @@ std::vector<const char*> env_names(Setting s) {
         case Setting::port: return {"FACE_SERVICE_PORT", "PORT"};
         case Setting::host: return {"FACE_SERVICE_HOST"};
         case Setting::threads: return {"FACE_SERVICE_THREADS"};
+        case Setting::mode: return {"FACE_SERVICE_MODE"};
         case Setting::confidence: return {"FACE_SERVICE_CONFIDENCE"};
         case Setting::max_body: return {"FACE_SERVICE_MAX_BODY"};
         case Setting::max_pixels: return {"FACE_SERVICE_MAX_PIXELS"};
@@ -98,6 +101,13 @@ void apply(ServeConfig& config, const SettingInfo& info, const Given& g) {
             config.host = g.text;
             break;
         case Setting::threads: config.threads = static_cast<int>(parse_integer(info, g, 1, kMaxThreads)); break;
+        case Setting::mode:
+            try {
+                config.mode = mtcnn::find_mode(g.text).name;
+            } catch (const mtcnn::UnknownMode&) {
+                invalid(info, g, "must be one of " + mtcnn::mode_names());
+            }
+            break;
         case Setting::confidence: config.confidence = parse_unit_interval(info, g); break;
         case Setting::max_body: config.max_body = parse_integer(info, g, 1, kMaxBodyLimit); break;
         case Setting::max_pixels: config.max_pixels = parse_integer(info, g, 1, mtcnn::kMaxImagePixels); break;

@@ -7,6 +7,7 @@
 //   port        --port N              FACE_SERVICE_PORT, then PORT     "port"        8000
 //   host        --host ADDR           FACE_SERVICE_HOST                "host"        0.0.0.0
 //   threads     --threads N           FACE_SERVICE_THREADS             "threads"     hardware concurrency
+//   mode        --mode NAME           FACE_SERVICE_MODE                "mode"        default
 //   confidence  --confidence C        FACE_SERVICE_CONFIDENCE          "confidence"  0.95
 //   max body    --max-body BYTES      FACE_SERVICE_MAX_BODY            "max_body"    16 MiB
 //   max pixels  --max-pixels N        FACE_SERVICE_MAX_PIXELS          "max_pixels"  50 000 000
@@ -22,6 +23,8 @@
 //   and the host a JSON string.
 // - host is a numeric IPv4 or IPv6 address, or "localhost" (127.0.0.1): no
 //   name lookup, which a fully static glibc binary cannot do reliably.
+// - mode is one of mtcnn::modes() (mtcnn/modes.h): what a request without
+//   `mode=` gets.
 // - Every invalid value throws ConfigError naming the setting, the value and
 //   where it came from; the command line turns it into exit status 2.
 //
@@ -42,6 +45,7 @@ struct ServeConfig {
     std::string host = "0.0.0.0";
     int port = 8000;
     int threads = 1;  // defaults() sets the hardware concurrency
+    std::string mode = "default";                // mtcnn::kDefaultMode
     double confidence = 0.95;                    // the predecessor service's default
     std::int64_t max_body = 16 * 1024 * 1024;    // bytes
     std::int64_t max_pixels = 50'000'000;        // width * height, checked from the header

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "mtcnn/detector.h"
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
+#include "mtcnn/modes.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/service.h"
@@ -23,24 +25,27 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  face-service detect PHOTO... [--confidence C] [--min-face N] [--weights DIR]
+  face-service detect PHOTO... [--mode NAME] [--confidence C] [--min-face N] [--weights DIR]
       Detects faces and prints them as JSON, highest confidence first: for one
       photo the list of faces; for several, one line per photo:
       {"photo": PATH, "faces": [...]}.
-      --confidence C  ONet's threshold, a number in [0, 1] (default 0.95)
-      --min-face N    smallest face to look for, in pixels (default 20, at least 8)
+      --mode NAME     faithful (the predecessor's cascade and raw scores),
+                      default, or accurate (slower); default: default
+      --confidence C  the least confidence of a face printed, in [0, 1] (default 0.95)
+      --min-face N    smallest face to look for, in pixels (default: the mode's,
+                      20 for faithful and 10 for the others; at least 8)
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
-  face-service serve [--port N] [--host ADDR] [--threads N] [--confidence C]
+  face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--config FILE] [--weights DIR]
       Serves the page at GET / and the HTTP API: POST /api/detect (the photo
-      as the body, or a multipart form field `image`; ?confidence=C),
+      as the body, or a multipart form field `image`; ?mode=NAME&confidence=C),
       GET /healthz, /readyz, /healthcheck. Flags beat the environment (FACE_SERVICE_PORT, then PORT;
-      FACE_SERVICE_HOST, _THREADS, _CONFIDENCE, _MAX_BODY, _MAX_PIXELS,
+      FACE_SERVICE_HOST, _THREADS, _MODE, _CONFIDENCE, _MAX_BODY, _MAX_PIXELS,
       FACE_SERVICE_CONFIG), which beats the JSON config file
-      ({"port": 8000, "host": "0.0.0.0", "threads": 4, "confidence": 0.95,
+      ({"port": 8000, "host": "0.0.0.0", "threads": 4, "mode": "default", "confidence": 0.95,
         "max_body": 16777216, "max_pixels": 50000000}), which beats the defaults
-      (port 8000, host 0.0.0.0, threads = cores, confidence 0.95, max body
-      16 MiB, max pixels 50000000). SIGINT or SIGTERM stops it.
+      (port 8000, host 0.0.0.0, threads = cores, mode default, confidence 0.95,
+      max body 16 MiB, max pixels 50000000). SIGINT or SIGTERM stops it.
   face-service --help
 )";
 
@@ -61,8 +66,9 @@ double parse_number(const std::string& flag, const std::string& text) {
 
 int detect_command(const std::vector<std::string>& args) {
     std::vector<std::string> photos;
-    mtcnn::DetectOptions options;
-    options.thresholds[2] = static_cast<float>(kDefaultConfidence);
+    const mtcnn::Mode* base = &mtcnn::find_mode(mtcnn::kDefaultMode);
+    double confidence = kDefaultConfidence;
+    std::optional<int> min_face;
     std::string weights_dir;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -70,15 +76,20 @@ int detect_command(const std::vector<std::string>& args) {
             if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
             return args[++i];
         };
-        if (a == "--confidence") {
-            const double c = parse_number(a, value());
-            if (!(c >= 0.0 && c <= 1.0)) throw UsageError("--confidence must be in [0, 1]");
-            options.thresholds[2] = static_cast<float>(c);
+        if (a == "--mode") {
+            try {
+                base = &mtcnn::find_mode(value());
+            } catch (const mtcnn::UnknownMode& e) {
+                throw UsageError(e.what());
+            }
+        } else if (a == "--confidence") {
+            confidence = parse_number(a, value());
+            if (!(confidence >= 0.0 && confidence <= 1.0)) throw UsageError("--confidence must be in [0, 1]");
         } else if (a == "--min-face") {
             const double n = parse_number(a, value());
             if (n != static_cast<int>(n) || n < kSmallestMinFace)
                 throw UsageError("--min-face must be an integer of at least " + std::to_string(kSmallestMinFace));
-            options.min_face = static_cast<int>(n);
+            min_face = static_cast<int>(n);
         } else if (a == "--weights") {
             weights_dir = value();
         } else if (a.starts_with("--")) {
@@ -88,13 +99,15 @@ int detect_command(const std::vector<std::string>& args) {
         }
     }
     if (photos.empty()) throw UsageError("detect needs at least one photo");
+    mtcnn::Mode mode = *base;
+    if (min_face) mode.options.min_face = *min_face;
 
     const mtcnn::Detector detector(engine::kernels_for(engine::configured_isa()), weights_dir);
     int status = 0;
     for (const std::string& path : photos) {
         try {
             const mtcnn::Image image = mtcnn::load_image_file(path);
-            const nlohmann::json faces = mtcnn::faces_to_json(detector.detect(image, options));
+            const nlohmann::json faces = mtcnn::faces_to_json(mtcnn::detect(detector, image, mode, confidence));
             if (photos.size() == 1)
                 std::cout << faces.dump() << "\n";
             else
@@ -128,7 +141,7 @@ int serve_command(const std::vector<std::string>& args) {
     http_options.threads = config.threads;
     http_options.max_body = static_cast<std::uint64_t>(config.max_body);
     server::http::Server http(http_options);
-    server::FaceService service({config.confidence, config.max_pixels, config.threads});
+    server::FaceService service({config.mode, config.confidence, config.max_pixels, config.threads});
     service.install(http);
     http.listen();
 
@@ -151,7 +164,8 @@ int serve_command(const std::vector<std::string>& args) {
         const bool ipv6 = config.host.find(':') != std::string::npos;
         std::cerr << "face-service: serving http://" << (ipv6 ? "[" + config.host + "]" : config.host) << ":"
                   << http.port() << " with "
-                  << config.threads << " threads, ISA " << engine::isa_name(isa) << ", ready in "
+                  << config.threads << " threads, ISA " << engine::isa_name(isa) << ", mode " << config.mode
+                  << ", ready in "
                   << load_time.count() << " ms" << std::endl;
     } catch (...) {
         http.stop();

@@ -64,13 +64,29 @@ http::Handler with_json_errors(http::Handler handler) {
     };
 }
 
-double request_confidence(const Request& request, double fallback) {
+// The value of query parameter `name`, when given exactly once; HttpError
+// 422 when repeated. Other parameters are ignored, as the predecessor did.
+std::optional<std::string> query_value(const Request& request, std::string_view name) {
     std::optional<std::string> given;
     for (auto& [key, value] : http::parse_query(request.query)) {
-        if (key != "confidence") continue;  // other parameters are ignored, as the predecessor did
-        if (given) throw HttpError(422, "confidence given more than once");
+        if (key != name) continue;
+        if (given) throw HttpError(422, std::string(name) + " given more than once");
         given = value;
     }
+    return given;
+}
+
+const mtcnn::Mode& request_mode(const Request& request, std::string_view fallback) {
+    const std::optional<std::string> given = query_value(request, "mode");
+    try {
+        return mtcnn::find_mode(given ? *given : fallback);
+    } catch (const mtcnn::UnknownMode& e) {
+        throw HttpError(422, e.what());
+    }
+}
+
+double request_confidence(const Request& request, double fallback) {
+    const std::optional<std::string> given = query_value(request, "confidence");
     if (!given) return fallback;
     double c = 0;
     const char* first = given->data();
@@ -123,9 +139,7 @@ void FaceService::install(http::Server& server) {
 std::chrono::milliseconds FaceService::load(const engine::Kernels& kernels, const std::string& weights_dir) {
     const auto start = std::chrono::steady_clock::now();
     auto detector = std::make_unique<const mtcnn::Detector>(kernels, weights_dir);
-    mtcnn::DetectOptions warm;
-    warm.thresholds[2] = static_cast<float>(options_.default_confidence);
-    detector->detect(warm_up_image(), warm);
+    mtcnn::detect(*detector, warm_up_image(), mtcnn::find_mode(options_.default_mode), options_.default_confidence);
     detector_ = std::move(detector);
     load_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     ready_.store(true, std::memory_order_release);
@@ -138,8 +152,12 @@ Response FaceService::readyz() const {
         r.headers.push_back({"Retry-After", "1"});
         return r;
     }
+    nlohmann::json modes = nlohmann::json::array();
+    for (const mtcnn::Mode& m : mtcnn::modes()) modes.push_back(m.name);
     return http::json_response(200, {{"status", "ready"},
                                      {"isa", engine::isa_name(detector_->isa())},
+                                     {"mode", options_.default_mode},
+                                     {"modes", modes},
                                      {"threads", options_.threads},
                                      {"load_ms", load_time_.count()}});
 }
@@ -150,14 +168,15 @@ Response FaceService::detect(const Request& request) const {
         r.headers.push_back({"Retry-After", "1"});
         return r;
     }
-    mtcnn::DetectOptions options;  // per request: the detector is shared and const
-    options.thresholds[2] = static_cast<float>(request_confidence(request, options_.default_confidence));
+    // Per request: the detector is shared and const.
+    const mtcnn::Mode& mode = request_mode(request, options_.default_mode);
+    const double confidence = request_confidence(request, options_.default_confidence);
     const std::string_view bytes = request_image(request);
     if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes, or a multipart form with an 'image' file");
     const mtcnn::Image image =
         mtcnn::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
                             mtcnn::DecodeLimits{options_.max_pixels});
-    return http::json_response(200, mtcnn::faces_to_json(detector_->detect(image, options)));
+    return http::json_response(200, mtcnn::faces_to_json(mtcnn::detect(*detector_, image, mode, confidence)));
 }
 
 }  // namespace server

@@ -1,8 +1,10 @@
 // The face service's HTTP API, on top of server/http_server.h:
 //
 //   POST /api/detect    the photo as the raw body, or multipart/form-data
-//                       with the file in the field `image`; query
-//                       `confidence` in [0, 1] (ONet's threshold, default
+//                       with the file in the field `image`; query `mode`
+//                       (mtcnn/modes.h: faithful, default, accurate; default
+//                       from the configuration) and `confidence` in [0, 1]
+//                       (the least confidence of a face returned, default
 //                       from the configuration). 200: the JSON list of faces,
 //                       exactly what `face-service detect PHOTO` prints.
 //   GET  /healthz       200 {"status": "alive"} while the process serves.
@@ -25,7 +27,8 @@
 //        photo's header before decoding (mtcnn::ImageTooLarge)
 //   415  not JPEG, PNG, BMP or GIF (mtcnn::UnsupportedImageFormat); the
 //        format is read from the bytes, whatever the Content-Type says
-//   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated
+//   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated;
+//        mode not one of the modes, or repeated
 //   503  /api/detect before the detector is ready (with Retry-After)
 //   404 / 405  unknown path / wrong method (with Allow)
 //   500  anything unexpected; the message goes to stderr, the server goes on
@@ -40,11 +43,13 @@
 
 #include "engine/kernels.h"
 #include "mtcnn/detector.h"
+#include "mtcnn/modes.h"
 #include "server/http_server.h"
 
 namespace server {
 
 struct ServiceOptions {
+    std::string default_mode = std::string(mtcnn::kDefaultMode);
     double default_confidence = 0.95;
     std::int64_t max_pixels = 50'000'000;
     int threads = 1;  // reported by /readyz
@@ -81,6 +86,10 @@ private:
 // The confidence of a request: the single `confidence` query value, or
 // `fallback` when absent. http::HttpError 422 otherwise.
 double request_confidence(const http::Request& request, double fallback);
+
+// The mode of a request: the single `mode` query value, or `fallback` when
+// absent. http::HttpError 422 naming the modes otherwise.
+const mtcnn::Mode& request_mode(const http::Request& request, std::string_view fallback);
 
 // The photo's bytes: the `image` field of a multipart/form-data body, else
 // the body itself. http::HttpError 400 for a malformed form or no `image`.

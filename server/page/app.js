@@ -1,5 +1,6 @@
 // The page at `/` (server/assets.h): a photo is sent once to POST /api/detect
-// at a low confidence (FLOOR), and the faces are drawn here from the JSON
+// at a low confidence (FLOOR), in the mode chosen (sent again when the mode
+// changes), and the faces are drawn here from the JSON
 // ([{"box": [x, y, w, h], "confidence": c, "keypoints": {...}}], see
 // mtcnn/face_json.h). The slider only filters that answer: asking the service
 // again at the slider's value would give the same faces, since ONet's
@@ -18,6 +19,7 @@ const BOX_COLOUR = '#d1006b';
 const POINT_COLOUR = '#005fcc';
 
 const fileInput = document.getElementById('file');
+const modeSelect = document.getElementById('mode');
 const drop = document.getElementById('drop');
 const slider = document.getElementById('confidence');
 const sliderValue = document.getElementById('confidence-value');
@@ -34,6 +36,7 @@ slider.min = String(FLOOR);
 let faces = [];           // the last answer, every face down to FLOOR
 let photoUrl = null;      // object URL of the photo on show
 let controller = null;    // aborts a detection still running when another photo comes
+let lastFile = null;      // sent again when the mode changes
 
 // Confidences are shown rounded down, so a label never reads higher than a
 // slider value that hides the face.
@@ -52,7 +55,15 @@ function showError(message) {
     setState('error');
 }
 
+// The query of a detection: the mode only when one is chosen, so that the
+// service's configured default applies otherwise.
+function detectUrl() {
+    const mode = modeSelect.value ? `mode=${encodeURIComponent(modeSelect.value)}&` : '';
+    return `/api/detect?${mode}confidence=${FLOOR}`;
+}
+
 async function detect(file) {
+    lastFile = file;
     controller?.abort();
     controller = new AbortController();
     const { signal } = controller;
@@ -76,7 +87,7 @@ async function detect(file) {
     let response;
     let body = null;
     try {
-        response = await fetch(`/api/detect?confidence=${FLOOR}`, {
+        response = await fetch(detectUrl(), {
             method: 'POST',
             headers: { 'Content-Type': file.type || 'application/octet-stream' },
             body: file,
@@ -180,6 +191,9 @@ fileInput.addEventListener('change', () => {
     if (fileInput.files.length > 0) detect(fileInput.files[0]);
 });
 slider.addEventListener('input', render);
+modeSelect.addEventListener('change', () => {
+    if (lastFile) detect(lastFile);
+});
 window.addEventListener('resize', render);
 photo.addEventListener('load', render);
 photo.addEventListener('error', () => {

@@ -79,7 +79,10 @@ process.on('exit', () => {
 
 async function startServer() {
     const port = await freePort();
-    server = spawn(binary, ['serve', '--port', String(port), '--host', '127.0.0.1', '--threads', '2'],
+    // The faithful mode by default: the checks below use the predecessor's
+    // known answers for ivan.jpg (../shared/golden), whatever the
+    // calibrated modes' tables say.
+    server = spawn(binary, ['serve', '--port', String(port), '--host', '127.0.0.1', '--threads', '2', '--mode', 'faithful'],
         { stdio: ['ignore', 'pipe', 'pipe'] });
     server.stdout.on('data', (d) => { serverLog += d; });
     server.stderr.on('data', (d) => { serverLog += d; });
@@ -158,6 +161,8 @@ async function run(base, tmp) {
         check(await slider.inputValue() === '0.95', 'the confidence slider is labelled and starts at 0.95');
         check(await page.locator('#floor').textContent() === '0.50' && await slider.getAttribute('min') === '0.5',
             'the detection floor 0.50 is shown and is the slider\'s minimum');
+        const modeSelect = page.getByLabel('Mode', { exact: true });
+        check(await modeSelect.inputValue() === '', 'the mode selector is labelled and starts at the service\'s default');
         await page.keyboard.press('Tab');
         check(await page.evaluate(() => document.activeElement.id) === 'file', 'Tab reaches the file picker first');
 
@@ -226,6 +231,25 @@ async function run(base, tmp) {
             'the slider sent nothing: the requests were the page, its two files and one POST /api/detect',
             JSON.stringify(seen));
 
+        // Another mode sends the photo again, with that mode; the face is
+        // still found and drawn.
+        const accurate = await (await fetch(`${base}/api/detect?mode=accurate&confidence=0.5`, {
+            method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: photo,
+        })).json();
+        // The change handler marks the page "detecting" before selectOption
+        // returns, so drawn() waits for the new answer, not the old one.
+        await modeSelect.selectOption('accurate');
+        await drawn();
+        s = await state();
+        const accurateShown = accurate.filter((f) => f.confidence >= Number(s.value)).length;
+        check(accurate.length >= 1 && s.detected === accurate.length && s.shown === accurateShown,
+            `in the accurate mode the page shows the API's answer (${accurate.length} faces down to 0.5, `
+            + `${accurateShown} at ${s.value})`, JSON.stringify(s));
+        const last = requests.filter((r) => r.method === 'POST').at(-1);
+        check(last.url === `${base}/api/detect?mode=accurate&confidence=0.5`, 'the mode went with the request', last.url);
+        await modeSelect.selectOption('');
+        await drawn();
+
         // A text file named .jpg: the API's 415 detail, in words.
         const notPhoto = join(tmp, 'notes.jpg');
         writeFileSync(notPhoto, 'hello, this is a text file, not a photo\n');
@@ -259,7 +283,8 @@ async function run(base, tmp) {
         check(await page.locator('#file').evaluate((e) => e.files[0]?.name) === 'ivan.jpg',
             'the file picker names the dropped photo');
         const posts = requests.filter((r) => r.method === 'POST').length;
-        check(posts === 3, 'three detections in all: the photo, the text file, the dropped photo', `${posts}`);
+        check(posts === 5, 'five detections in all: the photo, in the accurate mode and back, the text file, the dropped photo',
+            `${posts}`);
 
         check(problems.length === 0, 'no uncaught error and no Content-Security-Policy violation',
             problems.join('; '));

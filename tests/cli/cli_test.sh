@@ -6,6 +6,7 @@ set -u
 bin=$1
 golden=$2/golden
 [ -f "$golden/ivan.jpg" ] || { echo "skipped: no $golden"; exit 77; }
+command -v python3 > /dev/null || { echo "skipped: no python3"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -17,8 +18,17 @@ for key in confidence left_eye right_eye nose mouth_left mouth_right; do
   echo "$out" | grep -q "\"$key\"" || fail "missing $key: $out"
 done
 
-low=$("$bin" detect "$golden/ivan.jpg" --confidence 0.7) || fail "detect --confidence 0.7 exited $?"
+# The faithful mode: the predecessor's answers (../shared/golden).
+low=$("$bin" detect "$golden/ivan.jpg" --mode faithful --confidence 0.7) || fail "detect --confidence 0.7 exited $?"
 [ "$(echo "$low" | grep -o '"box"' | wc -l)" = 2 ] || fail "expected the face and the hand at 0.7: $low"
+echo "$low" | grep -q '^\[{"box":\[277,93,49,62\],"confidence":0.999975,' || fail "not the predecessor's answer: $low"
+
+# Every mode finds ivan's face.
+for mode in faithful default accurate; do
+  one=$("$bin" detect "$golden/ivan.jpg" --mode $mode) || fail "--mode $mode exited $?"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert abs(d[0]["box"][0] - 277) <= 6 and abs(d[0]["box"][1] - 93) <= 8' \
+    "$one" || fail "--mode $mode: not ivan's face first: $one"
+done
 
 none=$("$bin" detect "$golden/no-faces.jpg") || fail "no-faces exited $?"
 [ "$none" = "[]" ] || fail "expected [] for no-faces.jpg, got: $none"
@@ -34,4 +44,6 @@ grep -q "text.jpg" "$tmp/err" || fail "error does not name the file: $(cat "$tmp
 "$bin" detect "$golden/ivan.jpg" --confidence 1.5 2> "$tmp/err"; [ $? = 2 ] || fail "--confidence 1.5 not a usage error"
 "$bin" detect "$golden/ivan.jpg" --confidence abc 2> "$tmp/err"; [ $? = 2 ] || fail "--confidence abc not a usage error"
 "$bin" detect "$golden/ivan.jpg" --min-face 3 2> "$tmp/err"; [ $? = 2 ] || fail "--min-face 3 not a usage error"
+"$bin" detect "$golden/ivan.jpg" --mode fast 2> "$tmp/err"; [ $? = 2 ] || fail "--mode fast not a usage error"
+grep -q "the modes are faithful, default, accurate" "$tmp/err" || fail "--mode fast does not name the modes: $(cat "$tmp/err")"
 "$bin" frobnicate 2> /dev/null; [ $? = 2 ] || fail "unknown command not a usage error"

@@ -58,6 +58,7 @@ TEST(ServeConfig, Defaults) {
     EXPECT_EQ(c.max_body, 16 * 1024 * 1024);
     EXPECT_EQ(c.max_pixels, 50'000'000);
     EXPECT_EQ(c.weights_dir, "");
+    EXPECT_EQ(c.mode, "default");
 }
 
 TEST(ServeConfig, UnknownHardwareConcurrencyMeansOneThread) {
@@ -210,6 +211,8 @@ const InvalidCase kInvalidCases[] = {
     {"--max-pixels", "FACE_SERVICE_MAX_PIXELS", "max_pixels", "0", "max pixels"},
     {"--max-pixels", "FACE_SERVICE_MAX_PIXELS", "max_pixels", "134217729", "max pixels"},
     {"--max-pixels", "FACE_SERVICE_MAX_PIXELS", "max_pixels", "1e6", "max pixels"},
+    {"--mode", "FACE_SERVICE_MODE", nullptr, "fast", "mode"},
+    {"--mode", "FACE_SERVICE_MODE", nullptr, "Default", "mode"},
     {"--host", "FACE_SERVICE_HOST", nullptr, "example.com", "host"},
     {"--host", "FACE_SERVICE_HOST", nullptr, "300.1.1.1", "host"},
 };
@@ -223,6 +226,21 @@ std::string case_name(const testing::TestParamInfo<InvalidCase>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ServeConfig, InvalidValue, testing::ValuesIn(kInvalidCases), case_name);
+
+TEST(ServeConfig, ModeFromEverySource) {
+    EXPECT_EQ(resolve({.args = {"--mode", "faithful"}}).mode, "faithful");
+    EXPECT_EQ(resolve({.args = {"--mode=accurate"}}).mode, "accurate");
+    EXPECT_EQ(resolve({.env = {{"FACE_SERVICE_MODE", "faithful"}}}).mode, "faithful");
+    EXPECT_EQ(resolve({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"mode": "accurate"})"}}}).mode,
+              "accurate");
+    EXPECT_EQ(resolve({.args = {"--mode", "accurate"}, .env = {{"FACE_SERVICE_MODE", "faithful"}}}).mode, "accurate");
+    const std::string msg = error_of({.env = {{"FACE_SERVICE_MODE", "fast"}}});
+    EXPECT_EQ(msg, "invalid mode 'fast' from FACE_SERVICE_MODE (environment): must be one of faithful, default, accurate");
+    EXPECT_NE(error_of({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"mode": 1})"}}}).find("JSON string"),
+              std::string::npos);
+    EXPECT_EQ(error_of({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"mode": "fast"})"}}}),
+              "invalid mode 'fast' from \"mode\" in config file c.json: must be one of faithful, default, accurate");
+}
 
 TEST(ServeConfig, InvalidFileValueNamesKeyAndFile) {
     for (const InvalidCase& p : kInvalidCases) {

@@ -58,7 +58,7 @@ call_error() {
 faces() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d, list); print(len(d))' "$tmp/body"; }
 
 start
-grep -q "serving http://127.0.0.1:$port with 2 threads, ISA [a-z0-9]*, ready in [0-9]* ms" "$tmp/server-$port.log" ||
+grep -q "serving http://127.0.0.1:$port with 2 threads, ISA [a-z0-9]*, mode default, ready in [0-9]* ms" "$tmp/server-$port.log" ||
   fail "start-up line missing: $(cat "$tmp/server-$port.log")"
 
 # Health and readiness.
@@ -67,24 +67,32 @@ call 200 "$base/healthz"
 call 200 "$base/healthcheck"
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1])) == {"OK": True}' "$tmp/body" || fail "/healthcheck: $(cat "$tmp/body")"
 call 200 "$base/readyz"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"] == "ready" and d["isa"] in ("scalar", "avx2", "avx512")' \
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"] == "ready" and d["isa"] in ("scalar", "avx2", "avx512") and d["mode"] == "default" and d["modes"] == ["faithful", "default", "accurate"]' \
   "$tmp/body" || fail "/readyz: $(cat "$tmp/body")"
 
-# The predecessor's README example: exactly what the command line prints.
-call 200 --request POST "localhost:$port/api/detect?confidence=0.99" --header 'Content-Type: image/jpeg' \
+# The predecessor's README example, in the faithful mode: its answers, and
+# exactly what the command line prints.
+call 200 --request POST "localhost:$port/api/detect?confidence=0.99&mode=faithful" --header 'Content-Type: image/jpeg' \
   --data-binary "@$golden/ivan.jpg"
 [ "$(faces)" = 1 ] || fail "expected one face at 0.99: $(cat "$tmp/body")"
-[ "$(cat "$tmp/body")" = "$("$bin" detect "$golden/ivan.jpg" --confidence 0.99)" ] ||
+[ "$(cat "$tmp/body")" = "$("$bin" detect "$golden/ivan.jpg" --mode faithful --confidence 0.99)" ] ||
   fail "HTTP and CLI differ: $(cat "$tmp/body")"
+call 200 -H 'Content-Type: application/octet-stream' --data-binary "@$golden/ivan.jpg" "$base/api/detect?mode=faithful&confidence=0.7"
+[ "$(faces)" = 2 ] || fail "expected the face and the hand at 0.7: $(cat "$tmp/body")"
+call 200 -F "image=@$golden/ivan.jpg" "$base/api/detect?confidence=0.7&mode=faithful"
+[ "$(faces)" = 2 ] || fail "multipart at 0.7: $(cat "$tmp/body")"
 
+# The default mode, raw body and multipart: the face, as the command line
+# finds it; the accurate mode finds it too.
 call 200 -F "image=@$golden/ivan.jpg" "$base/api/detect"
 [ "$(faces)" = 1 ] || fail "multipart: expected one face: $(cat "$tmp/body")"
 [ "$(cat "$tmp/body")" = "$("$bin" detect "$golden/ivan.jpg")" ] || fail "multipart and CLI differ: $(cat "$tmp/body")"
-
-call 200 -H 'Content-Type: application/octet-stream' --data-binary "@$golden/ivan.jpg" "$base/api/detect?confidence=0.7"
-[ "$(faces)" = 2 ] || fail "expected the face and the hand at 0.7: $(cat "$tmp/body")"
-call 200 -F "image=@$golden/ivan.jpg" "$base/api/detect?confidence=0.7"
-[ "$(faces)" = 2 ] || fail "multipart at 0.7: $(cat "$tmp/body")"
+call 200 -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect?mode=default&confidence=0.5"
+[ "$(cat "$tmp/body")" = "$("$bin" detect "$golden/ivan.jpg" --confidence 0.5)" ] || fail "HTTP and CLI differ at 0.5: $(cat "$tmp/body")"
+call 200 -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect?mode=accurate"
+[ "$(cat "$tmp/body")" = "$("$bin" detect "$golden/ivan.jpg" --mode accurate)" ] || fail "accurate: HTTP and CLI differ: $(cat "$tmp/body")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(abs(f["box"][0] - 277) <= 6 and abs(f["box"][1] - 93) <= 8 for f in d)' \
+  "$tmp/body" || fail "accurate: no face near ivan's: $(cat "$tmp/body")"
 
 call 200 -H 'Content-Type: image/jpeg' --data-binary "@$golden/no-faces.jpg" "$base/api/detect"
 [ "$(cat "$tmp/body")" = "[]" ] || fail "expected [] for no-faces.jpg: $(cat "$tmp/body")"
@@ -110,6 +118,11 @@ call_error 400 -F "file=@$golden/ivan.jpg" "$base/api/detect"
 for c in abc 1.5 -0.1 nan inf '' '0.5&confidence=0.5'; do
   call_error 422 -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect?confidence=$c"
 done
+for m in '' Default 'faithful&mode=faithful' fast; do
+  call_error 422 -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect?mode=$m"
+done
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "faithful, default, accurate" in d["detail"]' "$tmp/body" ||
+  fail "the 422 for a mode does not name the modes: $(cat "$tmp/body")"
 call_error 404 "$base/nope"
 call_error 404 -X POST --data-binary x "$base/api/detect/"
 call_error 405 "$base/api/detect"

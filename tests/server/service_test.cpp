@@ -47,6 +47,25 @@ TEST(Confidence, InvalidIs422) {
         EXPECT_EQ(status_of([&] { server::request_confidence(request(q), 0.95); }), 422) << q;
 }
 
+TEST(Mode, DefaultAndNamed) {
+    EXPECT_EQ(server::request_mode(request(""), "default").name, "default");
+    EXPECT_EQ(server::request_mode(request(""), "faithful").name, "faithful");
+    EXPECT_EQ(server::request_mode(request("mode=accurate"), "default").name, "accurate");
+    EXPECT_EQ(server::request_mode(request("confidence=0.5&mode=faithful"), "default").name, "faithful");
+    EXPECT_EQ(server::request_mode(request("mode=%66aithful"), "default").name, "faithful");
+}
+
+TEST(Mode, UnknownOrRepeatedIs422WithTheModesNamed) {
+    for (const char* q : {"mode=fast", "mode=", "mode", "mode=Default", "mode=default%20", "mode=default&mode=default"})
+        EXPECT_EQ(status_of([&] { server::request_mode(request(q), "default"); }), 422) << q;
+    try {
+        server::request_mode(request("mode=fast"), "default");
+        FAIL() << "no error";
+    } catch (const HttpError& e) {
+        EXPECT_EQ(std::string(e.what()), "unknown mode 'fast'; the modes are faithful, default, accurate");
+    }
+}
+
 TEST(Image, RawBodyWhateverTheContentType) {
     EXPECT_EQ(server::request_image(request("", "image/jpeg", "bytes")), "bytes");
     EXPECT_EQ(server::request_image(request("", "application/octet-stream", "bytes")), "bytes");
@@ -90,7 +109,7 @@ TEST(JsonErrors, MapsTypedErrors) {
 }
 
 TEST(FaceService, NotReadyUntilLoaded) {
-    server::FaceService service({0.95, 50'000'000, 2});
+    server::FaceService service({"default", 0.95, 50'000'000, 2});
     EXPECT_FALSE(service.ready());
     EXPECT_EQ(service.readyz().status, 503);
     EXPECT_EQ(service.detect(request("", "image/jpeg", "x")).status, 503);
@@ -104,6 +123,8 @@ TEST(FaceService, NotReadyUntilLoaded) {
     EXPECT_EQ(body.at("status"), "ready");
     EXPECT_EQ(body.at("isa"), "scalar");
     EXPECT_EQ(body.at("threads"), 2);
+    EXPECT_EQ(body.at("mode"), "default");
+    EXPECT_EQ(body.at("modes"), nlohmann::json({"faithful", "default", "accurate"}));
 
     const auto detect_status = [&](const Request& r) {
         return server::with_json_errors([&](const Request& q) { return service.detect(q); })(r).status;
@@ -111,8 +132,9 @@ TEST(FaceService, NotReadyUntilLoaded) {
     EXPECT_EQ(detect_status(request("", "image/jpeg", "")), 400);
     EXPECT_EQ(detect_status(request("", "text/plain", "hello, not a photo")), 415);
     EXPECT_EQ(detect_status(request("confidence=2", "image/jpeg", "x")), 422);
+    EXPECT_EQ(detect_status(request("mode=fast", "image/jpeg", "x")), 422);
     // A PNG header declaring 100 x 100 pixels, refused before any pixel is read.
-    server::FaceService small({0.95, 1000, 1});
+    server::FaceService small({"default", 0.95, 1000, 1});
     small.load(engine::kernels_for(engine::Isa::scalar), "");
     static const char kPng[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x64\0\0\0\x64\x08\x02\0\0\0\0\0\0\0";
     const std::string png(kPng, sizeof kPng - 1);

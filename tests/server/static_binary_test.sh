@@ -50,7 +50,7 @@ echo "ok: ready, alone in an empty directory${run_as:+, as uid 65534}"
 [ "$(ls -A "$dir")" = "face-service" ] || fail "the server wrote files beside itself: $(ls -A "$dir")"
 
 if [ -f "$shared/golden/ivan.jpg" ]; then
-  out=$(curl -s --request POST "http://127.0.0.1:$port/api/detect?confidence=0.99" \
+  out=$(curl -s --request POST "http://127.0.0.1:$port/api/detect?mode=faithful&confidence=0.99" \
         --header 'Content-Type: image/jpeg' --data-binary "@$shared/golden/ivan.jpg")
   echo "$out" | grep -q '^\[{"box":\[27[5-9],' || fail "unexpected detection: $out"
   echo "ok: detection from the embedded weights"
