@@ -1,12 +1,17 @@
 // The whole cascade on a real 1024x768 photo (WIDER FACE dev sample, read
-// from ../shared; skipped when absent), one thread, at the service's default
-// confidence (0.95): every detection mode (mtcnn/modes.h) with the best
-// kernels the CPU has, and the faithful mode with every kernel table.
+// from ../shared; skipped when absent) at the service's default confidence
+// (0.95): every detection mode (mtcnn/modes.h) with the best kernels the CPU
+// has, on one thread and on every core, and the faithful mode with every
+// kernel table. Wall time; the counters split it per stage (milliseconds,
+// resampling and NMS included) and count the work (PNet pixels, RNet and
+// ONet windows).
 //
 //   build/release/bench/bench_cascade
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "engine/cpu.h"
 #include "mtcnn/detector.h"
@@ -18,23 +23,34 @@ namespace {
 const char* kPhoto = "eval/widerface-dev/images/0--Parade/0_Parade_Parade_0_470.jpg";
 constexpr double kConfidence = 0.95;  // the service's default
 
-void BM_cascade(benchmark::State& state, const mtcnn::Mode* mode, engine::Isa isa) {
+void BM_cascade(benchmark::State& state, const mtcnn::Mode* mode, engine::Isa isa, int threads) {
     const std::filesystem::path path = std::filesystem::path(FACE_SHARED_DIR) / kPhoto;
     if (!std::filesystem::exists(path)) {
         state.SkipWithError(("no " + path.string()).c_str());
         return;
     }
     const mtcnn::Image image = mtcnn::load_image_file(path.string());
-    const mtcnn::Detector detector(engine::kernels_for(isa));
+    const mtcnn::Detector detector(engine::kernels_for(isa), {}, threads);
     std::size_t faces = 0;
+    mtcnn::DetectStats stats, sum;
     for (auto _ : state) {
-        faces = mtcnn::detect(detector, image, *mode, kConfidence).size();
+        faces = mtcnn::detect(detector, image, *mode, kConfidence, &stats).size();
         benchmark::DoNotOptimize(faces);
+        sum.pnet_seconds += stats.pnet_seconds;
+        sum.rnet_seconds += stats.rnet_seconds;
+        sum.onet_seconds += stats.onet_seconds;
     }
+    const double n = static_cast<double>(state.iterations());
     state.counters["faces"] = static_cast<double>(faces);
+    state.counters["pnet_ms"] = 1e3 * sum.pnet_seconds / n;
+    state.counters["rnet_ms"] = 1e3 * sum.rnet_seconds / n;
+    state.counters["onet_ms"] = 1e3 * sum.onet_seconds / n;
+    state.counters["pnet_Mpx"] = static_cast<double>(stats.pnet_pixels) / 1e6;
+    state.counters["rnet_win"] = static_cast<double>(stats.rnet_windows);
+    state.counters["onet_win"] = static_cast<double>(stats.onet_windows);
     state.counters["photos_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
     state.SetLabel(std::to_string(image.width) + "x" + std::to_string(image.height) + " " + std::string(mode->name) +
-                   " " + engine::isa_name(isa));
+                   " " + engine::isa_name(isa) + " " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : ""));
 }
 
 }  // namespace
@@ -42,12 +58,20 @@ void BM_cascade(benchmark::State& state, const mtcnn::Mode* mode, engine::Isa is
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     const auto isas = engine::supported_isas();
-    auto add = [](const mtcnn::Mode& mode, engine::Isa isa) {
-        const std::string name = "cascade_1024x768/" + std::string(mode.name) + "/" + engine::isa_name(isa);
-        benchmark::RegisterBenchmark(name.c_str(), BM_cascade, &mode, isa)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    auto add = [](const mtcnn::Mode& mode, engine::Isa isa, int threads) {
+        const std::string name = "cascade_1024x768/" + std::string(mode.name) + "/" + engine::isa_name(isa) +
+                                 "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), BM_cascade, &mode, isa, threads)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(2.0)
+            ->UseRealTime();
     };
-    for (const mtcnn::Mode& mode : mtcnn::modes()) add(mode, isas.back());
-    for (std::size_t i = 0; i + 1 < isas.size(); ++i) add(mtcnn::find_mode("faithful"), isas[i]);
+    for (const mtcnn::Mode& mode : mtcnn::modes()) {
+        add(mode, isas.back(), 1);
+        if (cores > 1) add(mode, isas.back(), cores);
+    }
+    for (std::size_t i = 0; i + 1 < isas.size(); ++i) add(mtcnn::find_mode("faithful"), isas[i], 1);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
 }

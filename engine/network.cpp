@@ -60,6 +60,48 @@ std::vector<std::pair<std::string, std::vector<int>>> NetworkDef::expected_tenso
     return tensors;
 }
 
+std::vector<LayerFlops> layer_flops(const NetworkDef& def, const Shape& input) {
+    if (input.c != def.in_channels())
+        throw std::invalid_argument(def.name() + ": input " + input.str() + " needs " +
+                                    std::to_string(def.in_channels()) + " channels");
+    std::vector<LayerFlops> result;
+    for (const LayerDef& l : def.layers()) {
+        const Shape& in = l.input == NetworkDef::kInput ? input : result[l.input].output;
+        LayerFlops f{l.name, in, 0};
+        switch (l.kind) {
+            case LayerKind::conv: {
+                if (in.c != l.in_c)
+                    throw std::invalid_argument(def.name() + ": " + l.name + " takes " + std::to_string(l.in_c) +
+                                                " channels, its input " + in.str() + " has " + std::to_string(in.c));
+                f.output = conv_output_shape(in, l.conv, l.out_c);
+                const std::int64_t per_output = std::int64_t{2} * l.conv.kh * l.conv.kw * l.in_c;
+                f.flops = per_output * static_cast<std::int64_t>(f.output.elements());
+                break;
+            }
+            case LayerKind::fully_connected: {
+                const std::int64_t features = static_cast<std::int64_t>(in.h) * in.w * in.c;
+                if (features != l.in_c)
+                    throw std::invalid_argument(def.name() + ": " + l.name + " takes " + std::to_string(l.in_c) +
+                                                " features, its input " + in.str() + " has " +
+                                                std::to_string(features));
+                f.output = {in.n, 1, 1, l.out_c};
+                f.flops = std::int64_t{2} * in.n * l.in_c * l.out_c;
+                break;
+            }
+            case LayerKind::max_pool: f.output = pool_output_shape(in, l.pool); break;
+            case LayerKind::softmax: break;  // the input's shape
+        }
+        result.push_back(std::move(f));
+    }
+    return result;
+}
+
+std::int64_t forward_flops(const NetworkDef& def, const Shape& input) {
+    std::int64_t total = 0;
+    for (const LayerFlops& f : layer_flops(def, input)) total += f.flops;
+    return total;
+}
+
 void validate_weights(const NetworkDef& def, const WeightFile& weights) {
     const std::string where = weights.source + ": ";
     if (weights.network != def.name())

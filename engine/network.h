@@ -5,6 +5,7 @@
 // warm workspace stops allocating.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,27 @@ private:
     std::vector<std::pair<std::string, int>> outputs_;
 };
 
+// The floating-point work of one forward() over `input` (NHWC), layer by
+// layer, at the shapes forward() computes (conv_output_shape,
+// pool_output_shape): 2 FLOP per multiply-add of a convolution or fully
+// connected layer, that is 2 * kh * kw * in_c * out_c per output pixel
+// (padding taps included, as the kernels run them) and 2 * in * out per
+// batch item. FLOPs, not MACs. Bias adds, PReLU, max pooling and softmax
+// are O(outputs), not O(outputs * k), and count 0: at one operation an
+// element (a comparison per pooled input) they would add 1.5-2.5% to
+// MTCNN's nets, which is what the OpenVINO model zoo's figures include
+// (bench/RESULTS.md "Roofline"). Throws std::invalid_argument where
+// forward() would refuse the input (channels, a fully connected layer's
+// features).
+struct LayerFlops {
+    std::string name;
+    Shape output;
+    std::int64_t flops = 0;
+};
+std::vector<LayerFlops> layer_flops(const NetworkDef& def, const Shape& input);
+// The sum of layer_flops().
+std::int64_t forward_flops(const NetworkDef& def, const Shape& input);
+
 // Checks that `weights` holds exactly the tensors `def` needs, with the right
 // shapes and network name; WeightFileError naming the file and the tensor
 // otherwise.
@@ -64,7 +86,18 @@ struct Workspace {
     std::vector<Tensor> tensors;  // one per layer
 };
 
-class Network {
+// What a caller such as the MTCNN cascade needs of a network: a forward pass
+// over an NHWC batch and its outputs by name. Network is one; a benchmark
+// drives the same cascade with a peer engine through it (bench/).
+class Forward {
+public:
+    virtual ~Forward() = default;
+    virtual void forward(const Tensor& input, Workspace& ws) const = 0;
+    // The tensor of output `name` after a forward() with `ws`.
+    virtual const Tensor& output(const Workspace& ws, const std::string& name) const = 0;
+};
+
+class Network final : public Forward {
 public:
     // Validates `weights` (validate_weights) and packs them for `kernels`.
     Network(NetworkDef def, const WeightFile& weights, const Kernels& kernels);
@@ -73,12 +106,11 @@ public:
     Isa isa() const { return kernels_->isa; }
 
     // Runs the optimised kernels on `input` (NHWC, def().in_channels()).
-    void forward(const Tensor& input, Workspace& ws) const;
+    void forward(const Tensor& input, Workspace& ws) const override;
     // The same network through the reference layers (tests only).
     void forward_reference(const Tensor& input, Workspace& ws) const;
 
-    // The tensor of output `name` after a forward() with `ws`.
-    const Tensor& output(const Workspace& ws, const std::string& name) const;
+    const Tensor& output(const Workspace& ws, const std::string& name) const override;
 
 private:
     struct Bound {

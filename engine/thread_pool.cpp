@@ -1,5 +1,7 @@
 #include "engine/thread_pool.h"
 
+#include <algorithm>
+
 namespace engine {
 
 ThreadPool::ThreadPool(int threads) {
@@ -15,59 +17,55 @@ ThreadPool::~ThreadPool() {
     for (std::thread& t : workers_) t.join();
 }
 
-// Takes items until none is left; records the first exception.
-void ThreadPool::run_items() {
-    std::unique_lock lock(mutex_);
-    while (next_ < count_) {
-        const std::size_t item = next_++;
-        lock.unlock();
-        try {
-            (*body_)(item);
-        } catch (...) {
-            lock.lock();
-            if (!error_) error_ = std::current_exception();
-            ++finished_;
-            continue;
-        }
-        lock.lock();
-        ++finished_;
+void ThreadPool::run_item(Job& job, std::size_t item, std::unique_lock<std::mutex>& lock) {
+    if (job.next == job.count) open_.erase(std::find(open_.begin(), open_.end(), &job));
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+        (*job.body)(item);
+    } catch (...) {
+        error = std::current_exception();
     }
+    lock.lock();
+    if (error && !job.error) job.error = error;
+    // The job's owner may return as soon as this reaches count: `job` is not
+    // touched after it.
+    if (++job.finished == job.count) done_.notify_all();
 }
 
 void ThreadPool::worker_loop() {
-    unsigned long seen = 0;
     std::unique_lock lock(mutex_);
     for (;;) {
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stop_ || !open_.empty(); });
         if (stop_) return;
-        seen = generation_;
-        ++busy_;
-        lock.unlock();
-        run_items();
-        lock.lock();
-        --busy_;
-        done_.notify_all();
+        Job& job = *open_.front();
+        run_item(job, job.next++, lock);
     }
 }
 
 void ThreadPool::parallel_for(std::size_t count, const std::function<void(std::size_t)>& body) {
-    std::lock_guard call(call_mutex_);
-    {
-        std::lock_guard lock(mutex_);
-        body_ = &body;
-        count_ = count;
-        next_ = finished_ = 0;
-        error_ = nullptr;
-        ++generation_;
+    Job job;
+    job.body = &body;
+    job.count = count;
+    if (workers_.empty() || count < 2) {  // inline
+        for (std::size_t item = 0; item < count; ++item) {
+            try {
+                body(item);
+            } catch (...) {
+                if (!job.error) job.error = std::current_exception();
+            }
+        }
+        if (job.error) std::rethrow_exception(job.error);
+        return;
     }
-    wake_.notify_all();
-    run_items();
     std::unique_lock lock(mutex_);
-    // Wait for the items and for every worker to leave run_items(), so none
-    // touches body_ after we return.
-    done_.wait(lock, [&] { return finished_ == count_ && busy_ == 0; });
-    body_ = nullptr;
-    if (error_) std::rethrow_exception(error_);
+    open_.push_back(&job);
+    wake_.notify_all();
+    // The caller takes items of its own job only, so nested and concurrent
+    // calls always progress; then it waits for the items the workers took.
+    while (job.next < job.count) run_item(job, job.next++, lock);
+    done_.wait(lock, [&] { return job.finished == job.count; });
+    if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace engine

@@ -1,6 +1,8 @@
 #include "mtcnn/detector.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -13,10 +15,18 @@ namespace {
 constexpr float kPixelMean = 127.5f;
 constexpr float kPixelScale = 0.0078125f;  // 1 / 128
 
-// Windows per RNet / ONet batch (mirror images included): bounds
-// the activations' memory (ONet's first layer holds 46x46x32 floats a
-// window) while keeping the batches long.
-constexpr int kWindowsPerBatch = 128;
+// Windows per RNet / ONet batch (mirror images included): long enough for
+// the fully connected layers, short enough that a batch's activations stay
+// small (ONet's first layer holds 46x46x32 floats a window: 8.7 MB for 32).
+constexpr int kWindowsPerBatch = 32;
+
+// PNet runs on horizontal bands of this many output rows (of 2 input rows
+// each): a band's activations stay small, and the bands of every pyramid
+// level are the units shared among the threads.
+constexpr int kPnetBandRows = 32;
+// Input rows a band needs beyond its 2 x kPnetBandRows: PNet's 12x12
+// receptive field minus its stride of 2.
+constexpr int kPnetBandOverlap = 10;
 
 float normalise(float v) {
     return (v - kPixelMean) * kPixelScale;
@@ -75,57 +85,104 @@ struct Views {
     bool mirror = false;
 };
 
-// A box's result over its views: the face probability, the box regression,
-// and the window of the plain crop (for other outputs such as landmarks).
+// A box's result over its views: the face probability, the box regression
+// and (ONet) the landmarks of the plain crop.
 struct WindowResult {
+    bool valid = false;  // false: the crop was empty
     float prob = 0;
     std::array<float, 4> reg{};
-    std::size_t window = 0;
+    std::array<float, 10> landmarks{};
 };
 
 // Runs `net` over the crops of `boxes` in batches of at most kWindowsPerBatch
-// windows; calls keep(box, result, workspace) for each box whose crop is not
-// empty. With a mirror, each crop's mirror image follows it in the batch, and
-// the two probabilities are averaged and so are the regressions (the
-// mirror's left edge is the crop's right edge).
-template <class Keep>
-void run_windows(const engine::Network& net, const Image& image, const std::vector<Candidate>& boxes, int size,
-                 const Views& views, Keep keep) {
-    engine::Tensor input;
-    engine::Workspace ws;
+// windows, spread over the pool; returns one result per box, in order. With
+// a mirror, each crop's mirror image follows it in the batch, and the two
+// probabilities are averaged and so are the regressions (the mirror's left
+// edge is the crop's right edge).
+std::vector<WindowResult> run_windows(const engine::Forward& net, engine::ThreadPool& pool, const Image& image,
+                                      const std::vector<Candidate>& boxes, int size, const Views& views,
+                                      bool landmarks, std::int64_t& windows_run) {
     const std::size_t window = static_cast<std::size_t>(size) * size * 3;
     const int per_box = views.mirror ? 2 : 1;
-    const std::size_t boxes_per_batch = static_cast<std::size_t>(kWindowsPerBatch / per_box);
-    std::vector<const Candidate*> batch;
-    for (std::size_t first = 0; first < boxes.size(); first += boxes_per_batch) {
-        const std::size_t count = std::min(boxes_per_batch, boxes.size() - first);
-        input.reshape({static_cast<int>(count) * per_box, size, size, 3});
-        batch.clear();
-        for (std::size_t i = 0; i < count; ++i) {
-            float* crop = input.data() + batch.size() * per_box * window;
-            if (!crop_resized(image, boxes[first + i], size, views.enlarge, crop)) continue;
-            if (views.mirror) mirror(crop, size, crop + window);
-            batch.push_back(&boxes[first + i]);
-        }
-        if (batch.empty()) continue;
-        input.reshape({static_cast<int>(batch.size()) * per_box, size, size, 3});
-        net.forward(input, ws);
-        const float* prob = net.output(ws, "prob").data();
-        const float* reg = net.output(ws, "reg").data();
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            WindowResult r;
-            r.window = i * per_box;
-            const float* p = reg + r.window * 4;
-            r.prob = prob[r.window * 2 + 1];
-            r.reg = {p[0], p[1], p[2], p[3]};
-            if (views.mirror) {
-                const float* m = p + 4;
-                r.prob = (r.prob + prob[(r.window + 1) * 2 + 1]) / 2;
-                r.reg = {(p[0] - m[2]) / 2, (p[1] + m[1]) / 2, (p[2] - m[0]) / 2, (p[3] + m[3]) / 2};
+    const std::size_t threads = static_cast<std::size_t>(pool.size());
+    // The same batches whatever the threads, so the results are too.
+    const std::size_t per_batch = kWindowsPerBatch / per_box;
+    const std::size_t batches = (boxes.size() + per_batch - 1) / per_batch;
+    std::vector<WindowResult> results(boxes.size());
+    std::atomic<std::int64_t> run{0};
+    // Worker t takes batches t, t + T, ... with one input and workspace.
+    pool.parallel_for(std::min(threads, batches), [&](std::size_t worker) {
+        engine::Tensor input;
+        engine::Workspace ws;
+        std::vector<std::size_t> batch;
+        for (std::size_t b = worker; b < batches; b += threads) {
+            const std::size_t first = b * per_batch, count = std::min(per_batch, boxes.size() - first);
+            input.reshape({static_cast<int>(count) * per_box, size, size, 3});
+            batch.clear();
+            for (std::size_t i = first; i < first + count; ++i) {
+                float* crop = input.data() + batch.size() * per_box * window;
+                if (!crop_resized(image, boxes[i], size, views.enlarge, crop)) continue;
+                if (views.mirror) mirror(crop, size, crop + window);
+                batch.push_back(i);
             }
-            keep(*batch[i], r, ws);
+            if (batch.empty()) continue;
+            input.reshape({static_cast<int>(batch.size()) * per_box, size, size, 3});
+            net.forward(input, ws);
+            run += static_cast<std::int64_t>(batch.size()) * per_box;
+            const float* prob = net.output(ws, "prob").data();
+            const float* reg = net.output(ws, "reg").data();
+            const float* marks = landmarks ? net.output(ws, "landmarks").data() : nullptr;
+            for (std::size_t k = 0; k < batch.size(); ++k) {
+                WindowResult& r = results[batch[k]];
+                const std::size_t w = k * per_box;
+                const float* p = reg + w * 4;
+                r.valid = true;
+                r.prob = prob[w * 2 + 1];
+                r.reg = {p[0], p[1], p[2], p[3]};
+                if (views.mirror) {
+                    const float* m = p + 4;
+                    r.prob = (r.prob + prob[(w + 1) * 2 + 1]) / 2;
+                    r.reg = {(p[0] - m[2]) / 2, (p[1] + m[1]) / 2, (p[2] - m[0]) / 2, (p[3] + m[3]) / 2};
+                }
+                if (marks) std::copy_n(marks + w * 10, 10, r.landmarks.begin());
+            }
         }
-    }
+    });
+    windows_run += run;
+    return results;
+}
+
+// PNet's face cells of one pyramid level.
+struct Cell {
+    int row, col;
+    float score;
+    std::array<float, 4> reg;
+};
+
+// PNet over output rows [first_row, first_row + kPnetBandRows) of a level
+// (`pixels`: w x h x 3 bytes): the cells scoring at least `threshold`. The
+// band's input rows overlap its neighbours', so its outputs are those of
+// the whole level.
+std::vector<Cell> pnet_band(const engine::Forward& pnet, const std::uint8_t* pixels, int w, int h, int first_row,
+                            float threshold, engine::Tensor& input, engine::Workspace& ws) {
+    const int top = 2 * first_row;
+    const int rows = std::min(h - top, 2 * kPnetBandRows + kPnetBandOverlap);
+    std::vector<Cell> cells;
+    if (rows < kPnetBandOverlap + 2) return cells;
+    input.reshape({1, rows, w, 3});
+    const std::uint8_t* src = pixels + static_cast<std::size_t>(top) * w * 3;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(rows) * w * 3; ++i) input.data()[i] = normalise(src[i]);
+    pnet.forward(input, ws);
+    const engine::Tensor& prob = pnet.output(ws, "prob");
+    const engine::Tensor& reg = pnet.output(ws, "reg");
+    for (int row = 0; row < prob.h(); ++row)
+        for (int col = 0; col < prob.w(); ++col) {
+            const float score = prob.at(0, row, col)[1];
+            if (score < threshold) continue;
+            const float* r = reg.at(0, row, col);
+            cells.push_back({first_row + row, col, score, {r[0], r[1], r[2], r[3]}});
+        }
+    return cells;
 }
 
 // The final score: the weighted geometric mean of the stages' probabilities.
@@ -140,37 +197,70 @@ float final_score(const std::array<float, 3>& stages, const std::array<float, 3>
     return static_cast<float>(std::exp(log_sum / weight_sum));
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 }  // namespace
 
-Detector::Detector(const engine::Kernels& kernels, const std::string& weights_dir)
-    : nets_(load_nets(kernels, weights_dir)) {}
+Detector::Detector(const engine::Kernels& kernels, const std::string& weights_dir, int threads)
+    : owned_(std::make_unique<const Nets>(load_nets(kernels, weights_dir))),
+      pnet_(&owned_->pnet),
+      rnet_(&owned_->rnet),
+      onet_(&owned_->onet),
+      pool_(std::make_unique<engine::ThreadPool>(threads)) {}
 
-std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOptions& options) const {
-    std::vector<Candidate> total;
-    std::vector<std::uint8_t> scaled;
-    engine::Tensor input;
-    engine::Workspace ws;
+Detector::Detector(const engine::Forward& pnet, const engine::Forward& rnet, const engine::Forward& onet,
+                   int threads)
+    : pnet_(&pnet), rnet_(&rnet), onet_(&onet), pool_(std::make_unique<engine::ThreadPool>(threads)) {}
+
+std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOptions& options,
+                                            DetectStats& stats) const {
+    struct Level {
+        double scale;
+        int w, h;
+        std::vector<std::uint8_t> pixels;
+        std::vector<std::vector<Cell>> bands;
+    };
+    std::vector<Level> levels;
     for (double scale : pyramid_scales(image.width, image.height, options.min_face, options.scale_factor)) {
         const int w = static_cast<int>(std::ceil(image.width * scale));
         const int h = static_cast<int>(std::ceil(image.height * scale));
-        scaled.resize(static_cast<std::size_t>(w) * h * 3);
-        resize(image.pixels.data(), image.width, image.height, 3, scaled.data(), w, h, options.enlarge);
-        input.reshape({1, h, w, 3});
-        for (std::size_t i = 0; i < scaled.size(); ++i) input.data()[i] = normalise(scaled[i]);
-        nets_.pnet.forward(input, ws);
-        const engine::Tensor& prob = nets_.pnet.output(ws, "prob");
-        const engine::Tensor& reg = nets_.pnet.output(ws, "reg");
+        const int out_rows = (h - kPnetBandOverlap) / 2;  // an upper bound: the last band may be empty
+        levels.push_back({scale, w, h, {}, std::vector<std::vector<Cell>>((out_rows + kPnetBandRows - 1) / kPnetBandRows)});
+        stats.pnet_pixels += static_cast<std::int64_t>(w) * h;
+    }
+    stats.pyramid_levels = static_cast<int>(levels.size());
 
+    pool_->parallel_for(levels.size(), [&](std::size_t i) {
+        Level& l = levels[i];
+        l.pixels.resize(static_cast<std::size_t>(l.w) * l.h * 3);
+        resize(image.pixels.data(), image.width, image.height, 3, l.pixels.data(), l.w, l.h, options.enlarge);
+    });
+    // Every level's bands, largest level first, as one list of work items.
+    std::vector<std::pair<std::size_t, std::size_t>> items;
+    for (std::size_t i = 0; i < levels.size(); ++i)
+        for (std::size_t b = 0; b < levels[i].bands.size(); ++b) items.emplace_back(i, b);
+    pool_->parallel_for(items.size(), [&](std::size_t k) {
+        thread_local engine::Tensor input;
+        thread_local engine::Workspace ws;
+        Level& l = levels[items[k].first];
+        const int first_row = static_cast<int>(items[k].second) * kPnetBandRows;
+        l.bands[items[k].second] =
+            pnet_band(*pnet_, l.pixels.data(), l.w, l.h, first_row, options.thresholds[0], input, ws);
+    });
+
+    std::vector<Candidate> total;
+    for (const Level& l : levels) {
+        std::vector<Cell> cells;
+        for (const auto& band : l.bands) cells.insert(cells.end(), band.begin(), band.end());
         // Column-major like the predecessor's np.where on the transposed map,
         // so equal scores meet NMS in the same order.
+        std::stable_sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) { return a.col < b.col; });
         std::vector<Candidate> boxes;
-        for (int col = 0; col < prob.w(); ++col)
-            for (int row = 0; row < prob.h(); ++row) {
-                const float score = prob.at(0, row, col)[1];
-                if (score < options.thresholds[0]) continue;
-                const float* r = reg.at(0, row, col);
-                boxes.push_back(cell_box(row, col, scale, score, {r[0], r[1], r[2], r[3]}));
-            }
+        for (const Cell& c : cells) boxes.push_back(cell_box(c.row, c.col, l.scale, c.score, c.reg));
         for (const Candidate& b : select(boxes, nms(boxes, options.nms[0], Overlap::union_))) total.push_back(b);
     }
     total = select(total, nms(total, options.nms[1], Overlap::union_));
@@ -183,17 +273,19 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
 }
 
 std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Candidate> boxes,
-                                            const DetectOptions& options) const {
-    std::vector<Candidate> passed;
+                                            const DetectOptions& options, DetectStats& stats) const {
     const Views views{options.enlarge, options.rnet_mirror};
-    run_windows(nets_.rnet, image, boxes, kRnetSize, views,
-                [&](const Candidate& box, const WindowResult& r, const engine::Workspace&) {
-                    if (r.prob <= options.thresholds[1]) return;
-                    Candidate c = box;
-                    c.score = c.stages[1] = r.prob;
-                    c.reg = r.reg;
-                    passed.push_back(c);
-                });
+    const std::vector<WindowResult> results =
+        run_windows(*rnet_, *pool_, image, boxes, kRnetSize, views, false, stats.rnet_windows);
+    std::vector<Candidate> passed;
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+        const WindowResult& r = results[i];
+        if (!r.valid || r.prob <= options.thresholds[1]) continue;
+        Candidate c = boxes[i];
+        c.score = c.stages[1] = r.prob;
+        c.reg = r.reg;
+        passed.push_back(c);
+    }
     passed = select(passed, nms(passed, options.nms[2], Overlap::union_));
     for (Candidate& b : passed) {
         apply_regression(b, true);
@@ -203,42 +295,51 @@ std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Cand
 }
 
 std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Candidate> boxes,
-                                            const DetectOptions& options, int pass) const {
+                                            const DetectOptions& options, int pass, DetectStats& stats) const {
     for (Candidate& b : boxes) truncate_corners(b);
-    std::vector<Candidate> passed;
     const Views views{options.enlarge, options.onet_mirror};
-    run_windows(nets_.onet, image, boxes, kOnetSize, views,
-                [&](const Candidate& box, const WindowResult& r, const engine::Workspace& ws) {
-                    Candidate c = box;
-                    // The running mean over the passes so far.
-                    c.stages[2] = pass == 1 ? r.prob : box.stages[2] + (r.prob - box.stages[2]) / pass;
-                    c.score = final_score(c.stages, options.stage_weights);
-                    const float threshold =
-                        pass == options.onet_passes ? options.thresholds[2] : options.onet_pass_threshold;
-                    if (c.score <= threshold) return;
-                    c.reg = r.reg;
-                    // Landmarks (of the plain crop) are relative to the window,
-                    // mapped back with the predecessor's 1-based offset.
-                    const float* p = nets_.onet.output(ws, "landmarks").data() + r.window * 10;
-                    const float w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1;
-                    for (int k = 0; k < 5; ++k) {
-                        c.landmarks[k] = w * p[k] + c.x1 - 1;
-                        c.landmarks[5 + k] = h * p[5 + k] + c.y1 - 1;
-                    }
-                    passed.push_back(c);
-                });
+    const std::vector<WindowResult> results =
+        run_windows(*onet_, *pool_, image, boxes, kOnetSize, views, true, stats.onet_windows);
+    const float threshold = pass == options.onet_passes ? options.thresholds[2] : options.onet_pass_threshold;
+    std::vector<Candidate> passed;
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+        const WindowResult& r = results[i];
+        if (!r.valid) continue;
+        Candidate c = boxes[i];
+        // The running mean over the passes so far.
+        c.stages[2] = pass == 1 ? r.prob : c.stages[2] + (r.prob - c.stages[2]) / pass;
+        c.score = final_score(c.stages, options.stage_weights);
+        if (c.score <= threshold) continue;
+        c.reg = r.reg;
+        // Landmarks (of the plain crop) are relative to the window, mapped
+        // back with the predecessor's 1-based offset.
+        const float w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1;
+        for (int k = 0; k < 5; ++k) {
+            c.landmarks[k] = w * r.landmarks[k] + c.x1 - 1;
+            c.landmarks[5 + k] = h * r.landmarks[5 + k] + c.y1 - 1;
+        }
+        passed.push_back(c);
+    }
     for (Candidate& b : passed) apply_regression(b, true);
     return select(passed, nms(passed, options.nms[3], Overlap::minimum));
 }
 
-std::vector<Face> Detector::detect(const Image& image, const DetectOptions& options) const {
-    std::vector<Candidate> boxes = stage_pnet(image, options);
-    if (!boxes.empty()) boxes = stage_rnet(image, std::move(boxes), options);
+std::vector<Face> Detector::detect(const Image& image, const DetectOptions& options, DetectStats* stats_out) const {
+    DetectStats stats;
+    auto start = Clock::now();
+    std::vector<Candidate> boxes = stage_pnet(image, options, stats);
+    stats.pnet_seconds = seconds_since(start);
+    start = Clock::now();
+    if (!boxes.empty()) boxes = stage_rnet(image, std::move(boxes), options, stats);
+    stats.rnet_seconds = seconds_since(start);
+    start = Clock::now();
     for (int pass = 1; pass <= options.onet_passes && !boxes.empty(); ++pass) {
         if (pass > 1)
             for (Candidate& b : boxes) make_square(b);
-        boxes = stage_onet(image, std::move(boxes), options, pass);
+        boxes = stage_onet(image, std::move(boxes), options, pass, stats);
     }
+    stats.onet_seconds = seconds_since(start);
+    if (stats_out) *stats_out = stats;
 
     std::vector<Face> faces;
     for (const Candidate& b : boxes) {

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/kernels.h"
+#include "engine/network.h"
+#include "engine/thread_pool.h"
 #include "mtcnn/boxes.h"
 #include "mtcnn/image.h"
 #include "mtcnn/nets.h"
@@ -61,26 +65,48 @@ struct Face {
 inline constexpr std::array<const char*, 5> kKeypointNames{"left_eye", "right_eye", "nose", "mouth_left",
                                                            "mouth_right"};
 
+// What one detect() call did, for benchmarks and metrics: the work each stage
+// ran and its wall time (resampling and NMS included).
+struct DetectStats {
+    int pyramid_levels = 0;
+    std::int64_t pnet_pixels = 0;   // PNet input pixels over all levels
+    std::int64_t rnet_windows = 0;  // 24x24 windows, mirrors included
+    std::int64_t onet_windows = 0;  // 48x48 windows, mirrors and every pass included
+    double pnet_seconds = 0, rnet_seconds = 0, onet_seconds = 0;
+};
+
 class Detector {
 public:
     // Loads and validates the weights (embedded when weights_dir is empty).
-    explicit Detector(const engine::Kernels& kernels, const std::string& weights_dir = {});
+    // One detect() runs its pyramid levels and window batches on up to
+    // `threads` threads, its caller's included; concurrent calls share them.
+    explicit Detector(const engine::Kernels& kernels, const std::string& weights_dir = {}, int threads = 1);
+    // The same cascade over other networks (a benchmark's peer engine),
+    // which must outlive the detector; with threads > 1 their forward()
+    // is called concurrently.
+    Detector(const engine::Forward& pnet, const engine::Forward& rnet, const engine::Forward& onet, int threads = 1);
 
     // Faces sorted by confidence, highest first. Thread-safe: the networks
-    // are read-only; every call has its own buffers.
-    std::vector<Face> detect(const Image& image, const DetectOptions& options = {}) const;
+    // are read-only; every call has its own buffers. The faces do not
+    // depend on `threads`.
+    std::vector<Face> detect(const Image& image, const DetectOptions& options = {},
+                             DetectStats* stats = nullptr) const;
 
-    engine::Isa isa() const { return nets_.pnet.isa(); }
+    int threads() const { return pool_->size(); }
+    // The kernels of the embedded networks (scalar with another engine's).
+    engine::Isa isa() const { return owned_ ? owned_->pnet.isa() : engine::Isa::scalar; }
 
 private:
-    std::vector<Candidate> stage_pnet(const Image& image, const DetectOptions& options) const;
-    std::vector<Candidate> stage_rnet(const Image& image, std::vector<Candidate> boxes,
-                                      const DetectOptions& options) const;
+    std::vector<Candidate> stage_pnet(const Image& image, const DetectOptions& options, DetectStats& stats) const;
+    std::vector<Candidate> stage_rnet(const Image& image, std::vector<Candidate> boxes, const DetectOptions& options,
+                                      DetectStats& stats) const;
     // `pass` counts from 1 (DetectOptions::onet_passes).
     std::vector<Candidate> stage_onet(const Image& image, std::vector<Candidate> boxes, const DetectOptions& options,
-                                      int pass) const;
+                                      int pass, DetectStats& stats) const;
 
-    Nets nets_;
+    std::unique_ptr<const Nets> owned_;  // empty with another engine's networks
+    const engine::Forward *pnet_, *rnet_, *onet_;
+    std::unique_ptr<engine::ThreadPool> pool_;
 };
 
 }  // namespace mtcnn

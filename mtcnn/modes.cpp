@@ -1,6 +1,5 @@
 #include "mtcnn/modes.h"
 
-#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -88,8 +87,9 @@ DetectOptions options_for(const Mode& mode, double confidence) {
     return options;
 }
 
-std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence) {
-    std::vector<Face> faces = detector.detect(image, options_for(mode, confidence));
+std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence,
+                         DetectStats* stats) {
+    std::vector<Face> faces = detector.detect(image, options_for(mode, confidence), stats);
     for (Face& f : faces) f.confidence = mode.calibration.calibrate(f.confidence);
     return faces;
 }

@@ -57,7 +57,9 @@ std::string mode_names();
 DetectOptions options_for(const Mode& mode, double confidence);
 
 // The faces of `image` in `mode` with calibrated confidence >= `confidence`,
-// highest first, each carrying its calibrated confidence.
-std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence);
+// highest first, each carrying its calibrated confidence; `stats` as in
+// Detector::detect.
+std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence,
+                         DetectStats* stats = nullptr);
 
 }  // namespace mtcnn

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -33,7 +34,7 @@ constexpr const char* kUsage = R"(usage:
                       default, or accurate (slower); default: default
       --confidence C  the least confidence of a face printed, in [0, 1] (default 0.95)
       --min-face N    smallest face to look for, in pixels (default: the mode's,
-                      20 for faithful and 10 for the others; at least 8)
+                      20 faithful, 12 default, 10 accurate; at least 8)
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--config FILE] [--weights DIR]
@@ -102,7 +103,9 @@ int detect_command(const std::vector<std::string>& args) {
     mtcnn::Mode mode = *base;
     if (min_face) mode.options.min_face = *min_face;
 
-    const mtcnn::Detector detector(engine::kernels_for(engine::configured_isa()), weights_dir);
+    // One photo at a time, each on every core.
+    const mtcnn::Detector detector(engine::kernels_for(engine::configured_isa()), weights_dir,
+                                   static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     int status = 0;
     for (const std::string& path : photos) {
         try {

@@ -138,7 +138,7 @@ void FaceService::install(http::Server& server) {
 
 std::chrono::milliseconds FaceService::load(const engine::Kernels& kernels, const std::string& weights_dir) {
     const auto start = std::chrono::steady_clock::now();
-    auto detector = std::make_unique<const mtcnn::Detector>(kernels, weights_dir);
+    auto detector = std::make_unique<const mtcnn::Detector>(kernels, weights_dir, options_.threads);
     mtcnn::detect(*detector, warm_up_image(), mtcnn::find_mode(options_.default_mode), options_.default_confidence);
     detector_ = std::move(detector);
     load_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);

@@ -52,7 +52,7 @@ struct ServiceOptions {
     std::string default_mode = std::string(mtcnn::kDefaultMode);
     double default_confidence = 0.95;
     std::int64_t max_pixels = 50'000'000;
-    int threads = 1;  // reported by /readyz
+    int threads = 1;  // the request threads, and those one detection may use; reported by /readyz
 };
 
 // The one exception-to-JSON wrapper every route goes through: typed errors of

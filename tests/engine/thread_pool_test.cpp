@@ -3,6 +3,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "engine/thread_pool.h"
 
@@ -36,16 +37,54 @@ TEST(ThreadPool, RethrowsTheFirstErrorAndStaysUsable) {
     EXPECT_EQ(again.load(), 10);
 }
 
-TEST(ThreadPool, ConcurrentCallersAreSerialised) {
+TEST(ThreadPool, ConcurrentCallersEachRunTheirOwnItems) {
     ThreadPool pool(2);
     std::atomic<int> total{0};
     std::vector<std::thread> callers;
     for (int c = 0; c < 4; ++c)
-        callers.emplace_back([&] {
-            for (int r = 0; r < 20; ++r) pool.parallel_for(25, [&](std::size_t) { total++; });
+        callers.emplace_back([&, c] {
+            for (int r = 0; r < 20; ++r) {
+                std::vector<int> hits(25);
+                pool.parallel_for(hits.size(), [&](std::size_t i) {
+                    hits[i]++;
+                    total++;
+                });
+                for (int h : hits) ASSERT_EQ(h, 1) << "caller " << c;
+            }
         });
     for (auto& t : callers) t.join();
     EXPECT_EQ(total.load(), 4 * 20 * 25);
+}
+
+// A caller blocked in its own item does not stop another caller: the second
+// one runs its items itself (or on the idle worker) and returns.
+TEST(ThreadPool, ABusyJobDoesNotBlockAnotherCaller) {
+    ThreadPool pool(2);
+    std::atomic<bool> release{false}, second_done{false};
+    std::thread first([&] {
+        pool.parallel_for(2, [&](std::size_t) {
+            while (!release) std::this_thread::yield();
+        });
+    });
+    std::thread second([&] {
+        std::atomic<int> n{0};
+        pool.parallel_for(8, [&](std::size_t) { n++; });
+        EXPECT_EQ(n.load(), 8);
+        second_done = true;
+    });
+    second.join();
+    EXPECT_TRUE(second_done);
+    release = true;
+    first.join();
+}
+
+TEST(ThreadPool, NestedCallsComplete) {
+    for (int threads : {1, 2, 4}) {
+        ThreadPool pool(threads);
+        std::atomic<int> total{0};
+        pool.parallel_for(6, [&](std::size_t) { pool.parallel_for(7, [&](std::size_t) { total++; }); });
+        EXPECT_EQ(total.load(), 42) << threads << " threads";
+    }
 }
 
 }  // namespace
