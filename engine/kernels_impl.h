@@ -103,9 +103,23 @@ struct KernelsFor {
         for (; x + P <= j.out_w; x += P)
             conv_tile<P, NB>(j, in_row + x * in_step, weights, block_stride, first_channel,
                              out_row + static_cast<std::ptrdiff_t>(x) * j.out_c);
-        for (; x < j.out_w; ++x)
-            conv_tile<1, NB>(j, in_row + x * in_step, weights, block_stride, first_channel,
-                             out_row + static_cast<std::ptrdiff_t>(x) * j.out_c);
+        if (x < j.out_w)
+            conv_tail<NB, P - 1>(j.out_w - x, j, in_row + x * in_step, weights, block_stride, first_channel,
+                                 out_row + static_cast<std::ptrdiff_t>(x) * j.out_c);
+    }
+
+    // The last `pixels` (< P) of a row as one tile of that many pixels: rows
+    // as short as RNet's and ONet's (3 to 22 pixels) would otherwise spend
+    // most of their time in one-pixel tiles.
+    template <int NB, int R>
+    static void conv_tail(int pixels, const ConvJob& j, const float* in, const float* weights,
+                          std::size_t block_stride, int first_channel, float* out) {
+        if constexpr (R >= 1) {
+            if (pixels == R)
+                conv_tile<R, NB>(j, in, weights, block_stride, first_channel, out);
+            else
+                conv_tail<NB, R - 1>(pixels, j, in, weights, block_stride, first_channel, out);
+        }
     }
 
     static void conv(const ConvJob& j) {

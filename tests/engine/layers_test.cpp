@@ -116,6 +116,33 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvTest,
                              return describe(std::get<0>(info.param)) + "_" + isa_name(std::get<1>(info.param));
                          });
 
+// Every row length up to two tiles for 1, 2, 3 and 4 blocks of output
+// channels: each tail length takes its own tile (kernels_impl.h, conv_tail).
+TEST(ConvTails, EveryRowLengthMatchesReference) {
+    std::mt19937 rng(99);
+    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+        if (!cpu_has(isa)) continue;
+        for (int out_c : {10, 32, 48, 64})
+            for (int out_w = 1; out_w <= 25; ++out_w) {
+                const ConvCase c{1, 4, out_w + 2, 5, out_c, 3, 3, 1, 0, true};
+                Tensor in({c.n, c.h, c.w, c.in_c});
+                fill_random(in, rng);
+                const int k = c.kh * c.kw * c.in_c;
+                const auto weights = random_vector(static_cast<std::size_t>(c.out_c) * k, rng);
+                const auto bias = random_vector(c.out_c, rng);
+                const auto alpha = random_vector(c.out_c, rng, 0.0f, 0.5f);
+                const ConvParams p{c.kh, c.kw, 1, 1, 0, 0};
+                Tensor want;
+                ref::conv2d(in, p, c.out_c, weights.data(), bias.data(), want);
+                ref::prelu(want, alpha.data());
+                const PackedWeights pw = pack_weights(weights.data(), c.out_c, k, bias.data(), alpha.data());
+                Tensor got;
+                conv2d(kernels_for(isa), in, p, pw, got);
+                expect_close(got, want, describe(c) + " on " + isa_name(isa));
+            }
+    }
+}
+
 struct FcCase {
     int n, h, w, c, out_c;
     bool prelu;
