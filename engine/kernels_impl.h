@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/kernels.h"
 
@@ -85,11 +86,32 @@ struct KernelsFor {
                 if (valid >= lanes) {
                     y.store_unaligned(dst);
                 } else if (valid > 0) {
-                    alignas(64) float tail[lanes];
-                    y.store_aligned(tail);
-                    std::memcpy(dst, tail, sizeof(float) * valid);
+                    store_first(y, dst, valid);
                 }
             }
+        }
+    }
+
+    // AVX-512 loads and stores part of a vector under a mask; AVX2 has no
+    // masked store of the same speed, and takes the scalar paths.
+    static constexpr bool has_masks = std::is_same_v<Arch, xsimd::avx512f>;
+
+    // The first `count` (< lanes) floats at src, zeros after (AVX-512 only).
+    static Batch load_first(const float* src, int count) {
+        if constexpr (has_masks) return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), src);
+        return Batch(0.0f);
+    }
+
+    // Stores the first `count` (< lanes) floats of y: a masked store where
+    // the ISA has one (PNet's 10-, 2- and 4-channel layers store every
+    // pixel this way).
+    static void store_first(const Batch& y, float* dst, int count) {
+        if constexpr (has_masks) {
+            _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << count) - 1), y);
+        } else {
+            alignas(64) float tail[lanes];
+            y.store_aligned(tail);
+            std::memcpy(dst, tail, sizeof(float) * count);
         }
     }
 
@@ -156,6 +178,15 @@ struct KernelsFor {
                         for (int y = y0; y < y1; ++y)
                             for (int x = x0; x < x1; ++x) best = xsimd::max(best, Batch::load_unaligned(src(y, x) + ch));
                         best.store_unaligned(dst + ch);
+                    }
+                    if constexpr (has_masks) {
+                        if (ch < c) {
+                            Batch best = load_first(src(y0, x0) + ch, c - ch);
+                            for (int y = y0; y < y1; ++y)
+                                for (int x = x0; x < x1; ++x) best = xsimd::max(best, load_first(src(y, x) + ch, c - ch));
+                            store_first(best, dst + ch, c - ch);
+                            ch = c;
+                        }
                     }
                     for (; ch < c; ++ch) {
                         float best = src(y0, x0)[ch];
