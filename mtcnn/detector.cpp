@@ -47,17 +47,30 @@ bool crop_resized(const Image& image, const Candidate& box, int size, Enlarge en
     const auto x_taps = resize_taps(crop_w, size, shrink, enlarge);
     const auto y_taps = resize_taps(crop_h, size, shrink, enlarge);
 
-    std::vector<float> rows(static_cast<std::size_t>(crop_h) * size * 3, 0.0f);
+    // The horizontal taps that land in the image, flattened in the order of
+    // x_taps (so the sums are the same), as byte offsets into a row; the
+    // buffers are the thread's, reused from window to window.
+    struct Tap {
+        int dst;
+        std::size_t src;
+        float weight;
+    };
+    thread_local std::vector<Tap> taps;
+    taps.clear();
+    for (int d = 0; d < size; ++d)
+        for (const ResizeTap& t : x_taps[d]) {
+            const int x = left + t.source;
+            if (x >= 0 && x < image.width) taps.push_back({d * 3, static_cast<std::size_t>(x) * 3, t.weight});
+        }
+    thread_local std::vector<float> rows;
+    rows.assign(static_cast<std::size_t>(crop_h) * size * 3, 0.0f);
     for (int r = 0; r < crop_h; ++r) {
         const int y = top + r;
         if (y < 0 || y >= image.height) continue;
+        const std::uint8_t* src = image.pixels.data() + static_cast<std::size_t>(y) * image.width * 3;
         float* dst = rows.data() + static_cast<std::size_t>(r) * size * 3;
-        for (int d = 0; d < size; ++d)
-            for (const ResizeTap& t : x_taps[d]) {
-                const int x = left + t.source;
-                if (x < 0 || x >= image.width) continue;
-                for (int c = 0; c < 3; ++c) dst[d * 3 + c] += t.weight * image.at(x, y, c);
-            }
+        for (const Tap& t : taps)
+            for (int c = 0; c < 3; ++c) dst[t.dst + c] += t.weight * src[t.src + c];
     }
     for (int d = 0; d < size; ++d) {
         float* dst = out + static_cast<std::size_t>(d) * size * 3;
