@@ -59,7 +59,10 @@ std::vector<std::vector<ResizeTap>> resize_taps(int source_size, int dest_size, 
 
 namespace {
 
-// Separable: rows first (into a float buffer), then columns.
+// Separable: rows first, then columns. Output row y sums the source rows of
+// its taps, resized horizontally; those are kept in a ring of as many rows
+// as the widest tap span, each row resized once when first needed (the taps
+// move down the image), so the buffer is a few rows, not the whole image.
 template <class T, class Store>
 void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, Enlarge enlarge,
                       Store store) {
@@ -67,20 +70,27 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
     const auto x_taps = resize_taps(src_w, dst_w, shrink, enlarge);
     const auto y_taps = resize_taps(src_h, dst_h, shrink, enlarge);
     const std::size_t row_len = static_cast<std::size_t>(dst_w) * channels;
-    std::vector<float> rows(static_cast<std::size_t>(src_h) * row_len, 0.0f);
-    for (int y = 0; y < src_h; ++y) {
-        const T* in = src + static_cast<std::size_t>(y) * src_w * channels;
-        float* out = rows.data() + y * row_len;
-        for (int x = 0; x < dst_w; ++x)
-            for (const ResizeTap& tap : x_taps[x])
-                for (int c = 0; c < channels; ++c)
-                    out[x * channels + c] += tap.weight * static_cast<float>(in[tap.source * channels + c]);
-    }
+    int span = 1;
+    for (const auto& taps : y_taps)
+        if (!taps.empty()) span = std::max(span, taps.back().source - taps.front().source + 1);
+    std::vector<float> ring(static_cast<std::size_t>(span) * row_len);
+    int resized = 0;  // source rows [0, resized) have been resized
+    auto row = [&](int y) { return ring.data() + static_cast<std::size_t>(y % span) * row_len; };
     std::vector<float> acc(row_len);
     for (int y = 0; y < dst_h; ++y) {
+        for (const ResizeTap& tap : y_taps[y])
+            for (; resized <= tap.source; ++resized) {
+                const T* in = src + static_cast<std::size_t>(resized) * src_w * channels;
+                float* out = row(resized);
+                std::fill(out, out + row_len, 0.0f);
+                for (int x = 0; x < dst_w; ++x)
+                    for (const ResizeTap& t : x_taps[x])
+                        for (int c = 0; c < channels; ++c)
+                            out[x * channels + c] += t.weight * static_cast<float>(in[t.source * channels + c]);
+            }
         std::fill(acc.begin(), acc.end(), 0.0f);
         for (const ResizeTap& tap : y_taps[y]) {
-            const float* in = rows.data() + tap.source * row_len;
+            const float* in = row(tap.source);
             for (std::size_t i = 0; i < row_len; ++i) acc[i] += tap.weight * in[i];
         }
         store(y, acc.data(), row_len);
