@@ -259,8 +259,8 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
     for (std::size_t i = 0; i < levels.size(); ++i)
         for (std::size_t b = 0; b < levels[i].bands.size(); ++b) items.emplace_back(i, b);
     pool_->parallel_for(items.size(), [&](std::size_t k) {
-        thread_local engine::Tensor input;
-        thread_local engine::Workspace ws;
+        engine::Tensor input;  // a few MB: freed, then reused from the allocator by the next band
+        engine::Workspace ws;
         Level& l = levels[items[k].first];
         const int first_row = static_cast<int>(items[k].second) * kPnetBandRows;
         l.bands[items[k].second] =

@@ -1,5 +1,7 @@
 #include "server/service.h"
 
+#include <malloc.h>  // malloc_trim (glibc)
+
 #include <charconv>
 #include <cmath>
 #include <iostream>
@@ -162,12 +164,34 @@ Response FaceService::readyz() const {
                                      {"load_ms", load_time_.count()}});
 }
 
+namespace {
+
+// Counts the detections in flight; the last one to finish hands the memory
+// the requests freed back to the system (glibc keeps freed memory in its
+// arenas otherwise), so an idle service is small again, and a busy one
+// does not pay for it.
+class IdleTrim {
+public:
+    explicit IdleTrim(std::atomic<int>& in_flight) : in_flight_(in_flight) { ++in_flight_; }
+    ~IdleTrim() {
+        if (--in_flight_ == 0) malloc_trim(0);
+    }
+    IdleTrim(const IdleTrim&) = delete;
+    IdleTrim& operator=(const IdleTrim&) = delete;
+
+private:
+    std::atomic<int>& in_flight_;
+};
+
+}  // namespace
+
 Response FaceService::detect(const Request& request) const {
     if (!ready()) {
         Response r = http::error_response(503, "not ready");
         r.headers.push_back({"Retry-After", "1"});
         return r;
     }
+    const IdleTrim trim(in_flight_);
     // Per request: the detector is shared and const.
     const mtcnn::Mode& mode = request_mode(request, options_.default_mode);
     const double confidence = request_confidence(request, options_.default_confidence);

@@ -80,6 +80,7 @@ private:
     ServiceOptions options_;
     std::unique_ptr<const mtcnn::Detector> detector_;  // set once, before ready_
     std::atomic<bool> ready_{false};
+    mutable std::atomic<int> in_flight_{0};  // detections running (IdleTrim in service.cpp)
     std::chrono::milliseconds load_time_{0};
 };
 
