@@ -1,16 +1,23 @@
-// A small HTTP/1.1 server: one accept loop, a fixed pool of request threads,
-// persistent connections, and the limits the face service needs enforced
-// before a body is held in memory (server/http_message.h has the rules).
+// A small HTTP/1.1 server: one poll() loop that accepts connections and
+// watches the idle ones, a fixed pool of request threads, persistent
+// connections, and the limits the face service needs enforced before a body
+// is held in memory (server/http_message.h has the rules).
 //
 // Policy:
-// - `threads` request threads; each serves one connection at a time. An
-//   accepted connection waits in a queue for a free thread. A thread that
-//   finishes a response while connections are waiting closes its own
-//   (Connection: close), so idle keep-alive clients cannot starve new ones.
+// - `threads` request threads; each serves one request at a time.
+//   Connections waiting for a request (new ones, and persistent ones between
+//   requests) hold no thread: run() watches them with poll() and queues a
+//   connection for a thread once bytes arrive; after each response a
+//   persistent connection goes back to run(), or, when the next request is
+//   already buffered (pipelining), to the end of the queue. So idle clients
+//   (a load balancer's pool, a browser's pre-opened sockets) cannot take
+//   the threads from clients with requests, waiting connections are served
+//   in turn, and persistent connections stay open under load.
+// - A new connection must send its first byte within head_timeout; an idle
+//   persistent connection is closed after keep_alive_timeout.
 // - A request head must arrive whole within head_timeout (slow-header
 //   clients); between two reads of a body at most read_timeout may pass.
-//   Either timeout mid-request answers 408. An idle persistent connection
-//   is closed after keep_alive_timeout.
+//   Either timeout mid-request answers 408.
 // - Errors the server answers itself (malformed request 400, body over the
 //   limit 413, unknown path 404, wrong method 405 with Allow, ...) are JSON
 //   {"detail": ...}, like the routes' own errors.
@@ -35,8 +42,10 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "server/http_message.h"
 
@@ -79,8 +88,11 @@ public:
     void stop();
 
 private:
+    class Client;  // a connection and what has been read from it (http_server.cpp)
+    enum class Next { close, wait, ready };  // after a response: close, wait in poll(), or queue again
+
     void worker();
-    void serve_connection(int fd);
+    Next serve_request(Client& client);
     Response dispatch(const Request& request) const;
 
     ServerOptions options_;
@@ -88,12 +100,13 @@ private:
     int listen_fd_ = -1;
     int bound_port_ = 0;
     int stop_pipe_[2] = {-1, -1};  // readable once stop() has been called
+    int wake_pipe_[2] = {-1, -1};  // a worker handed a connection back to run()
     std::atomic<bool> stopping_{false};
 
     std::mutex mutex_;
     std::condition_variable queue_cv_;
-    std::deque<int> queue_;  // accepted connections waiting for a thread
-    std::atomic<std::size_t> waiting_{0};
+    std::deque<std::unique_ptr<Client>> queue_;       // connections with bytes to read, waiting for a thread
+    std::vector<std::unique_ptr<Client>> returned_;  // persistent connections handed back, for run() to watch
 };
 
 }  // namespace server::http

@@ -4,13 +4,12 @@
 // Behaviour:
 // - One connection is kept open between requests (keep-alive). It is closed
 //   after a reply that says Connection: close (the server does so after
-//   max_requests_per_connection, and whenever other clients are waiting for
-//   a request thread), after a reply framed by closing, and after any error;
-//   the next request then opens a new one.
+//   max_requests_per_connection), after a reply framed by closing, and after
+//   any error; the next request then opens a new one.
 // - A reused connection the server has already closed (its keep-alive
-//   timeout, or making room for waiting clients) is found when nothing of the
-//   reply arrives: the request is sent once more on a new connection. Only
-//   then; a connection that breaks once the reply has begun is an error.
+//   timeout) is found when nothing of the reply arrives: the request is
+//   sent once more on a new connection. Only then; a connection that breaks
+//   once the reply has begun is an error.
 // - Replies framed by Content-Length, by the chunked transfer coding, or by
 //   closing the connection. A reply head over 64 KiB or a body over 64 MiB
 //   is refused.

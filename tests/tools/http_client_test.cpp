@@ -233,8 +233,8 @@ TEST(Client, RetriesOnceWhenTheServerClosedTheIdleConnection) {
 }
 
 TEST(Client, MoreClientsThanServerThreads) {
-    // The evaluator's pattern: the server closes connections to make room for
-    // waiting ones, so clients reconnect and retry; every request succeeds.
+    // The evaluator's pattern: more clients than server threads, each on its
+    // own persistent connection, served in turn; every request succeeds.
     server::http::ServerOptions options;
     options.threads = 2;
     EchoServer server(options);

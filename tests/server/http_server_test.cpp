@@ -1,0 +1,298 @@
+// server::http::Server over real sockets on 127.0.0.1: how connections share
+// a few request threads. Clients with requests are served in turn and keep
+// their persistent connections however many wait; idle connections (silent
+// new ones, persistent ones between requests) hold no thread; pipelined
+// requests are answered in order; idle connections are closed on time and
+// at stop().
+#include "server/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+long long ms_since(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// A server::http::Server on 127.0.0.1, any free port, served on a thread
+// until the end of the test. GET /work?QUERY takes `work` (a sleep: the
+// test measures turns, not CPU) and answers {"query": QUERY}; the server
+// side order of the queries is kept in order().
+class TestServer {
+public:
+    TestServer(server::http::ServerOptions options, std::chrono::milliseconds work) : server_(local(options)) {
+        server_.route("GET", "/work", [this, work](const server::http::Request& r) {
+            std::this_thread::sleep_for(work);
+            {
+                std::lock_guard lock(mutex_);
+                order_.push_back(r.query);
+            }
+            return server::http::json_response(200, {{"query", r.query}});
+        });
+        server_.listen();
+        thread_ = std::thread([this] { server_.run(); });
+    }
+    ~TestServer() { stop(); }
+    void stop() {
+        server_.stop();
+        if (thread_.joinable()) thread_.join();
+    }
+    int port() const { return server_.port(); }
+    std::vector<std::string> order() {
+        std::lock_guard lock(mutex_);
+        return order_;
+    }
+
+private:
+    static server::http::ServerOptions local(server::http::ServerOptions o) {
+        o.host = "127.0.0.1";
+        o.port = 0;
+        return o;
+    }
+    server::http::Server server_;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<std::string> order_;
+};
+
+// One TCP connection; replies are framed by Content-Length (all ours are).
+class RawClient {
+public:
+    struct Reply {
+        int status = 0;  // 0: the server closed the connection before a reply
+        bool keep_alive = false;
+        std::string body;
+    };
+
+    explicit RawClient(int port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            throw std::runtime_error("cannot connect to port " + std::to_string(port));
+    }
+    ~RawClient() { ::close(fd_); }
+    RawClient(const RawClient&) = delete;
+    RawClient& operator=(const RawClient&) = delete;
+
+    void send(const std::string& data) {
+        if (::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(data.size()))
+            throw std::runtime_error("send failed");
+    }
+    static std::string get(const std::string& query) {
+        return "GET /work?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    }
+
+    // Reads one reply, waiting at most `timeout` for each byte.
+    Reply read_reply(std::chrono::milliseconds timeout = 10s) {
+        std::size_t end;
+        while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+            if (!fill(timeout)) return {};
+        const std::string head = buf_.substr(0, end);
+        buf_.erase(0, end + 4);
+        Reply reply;
+        reply.status = std::stoi(head.substr(9, 3));  // "HTTP/1.1 200 OK"
+        reply.keep_alive = head.find("\r\nConnection: keep-alive") != std::string::npos;
+        const std::size_t at = head.find("\r\nContent-Length: ");
+        const std::size_t length = at == std::string::npos ? 0 : std::stoul(head.substr(at + 18));
+        while (buf_.size() < length)
+            if (!fill(timeout)) return {};
+        reply.body = buf_.substr(0, length);
+        buf_.erase(0, length);
+        return reply;
+    }
+
+    // True when the server closes the connection within `timeout`.
+    bool closed_within(std::chrono::milliseconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        while (Clock::now() < deadline) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char c;
+            if (::recv(fd_, &c, 1, 0) <= 0) return true;
+        }
+        return false;
+    }
+
+private:
+    bool fill(std::chrono::milliseconds timeout) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+        char chunk[4096];
+        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) return false;
+        buf_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    int fd_ = -1;
+    std::string buf_;
+};
+
+TEST(HttpServer, ManyKeepAliveClientsShareTwoThreadsInTurn) {
+    // A load balancer's pool in front of a small service: more persistent
+    // connections than request threads, each sending its next request as
+    // soon as it has the reply. Every client keeps its one connection and
+    // every request is answered, in turn: at no point is a client more than a
+    // few requests ahead of another (a server that let a thread stay with
+    // its connection would serve some clients to the end while others wait).
+    constexpr int kClients = 8;
+    constexpr int kRequests = 6;
+    server::http::ServerOptions options;
+    options.threads = 2;
+    TestServer server(options, 30ms);
+
+    std::vector<int> answered(kClients, 0);
+    std::vector<std::string> failures(kClients);
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c)
+        clients.emplace_back([&, c] {
+            try {
+                RawClient client(server.port());
+                for (int i = 0; i < kRequests; ++i) {
+                    const std::string query = std::to_string(c) + "-" + std::to_string(i);
+                    client.send(RawClient::get(query));
+                    const RawClient::Reply reply = client.read_reply();
+                    if (reply.status != 200) throw std::runtime_error("request " + query + ": no 200 reply");
+                    if (reply.body != "{\"query\":\"" + query + "\"}") throw std::runtime_error("wrong body " + reply.body);
+                    if (!reply.keep_alive) throw std::runtime_error("request " + query + ": Connection: close");
+                    ++answered[c];
+                }
+            } catch (const std::exception& e) {
+                failures[c] = e.what();
+            }
+        });
+    for (std::thread& t : clients) t.join();
+    for (int c = 0; c < kClients; ++c) {
+        EXPECT_EQ(answered[c], kRequests) << "client " << c;
+        EXPECT_EQ(failures[c], "") << "client " << c;
+    }
+
+    // Turns, in the order the server ran the requests: while every client
+    // still has requests to send, the most served is at most 3 ahead of the
+    // least served (round-robin gives 1; 3 leaves room for a client thread
+    // that the machine ran late).
+    const std::vector<std::string> order = server.order();
+    ASSERT_EQ(order.size(), static_cast<std::size_t>(kClients * kRequests));
+    std::vector<int> served(kClients, 0);
+    int worst_lead = 0;
+    for (const std::string& query : order) {
+        ++served[std::stoi(query.substr(0, query.find('-')))];
+        const auto [least, most] = std::minmax_element(served.begin(), served.end());
+        if (*most == kRequests) break;  // from here on the others catch up
+        worst_lead = std::max(worst_lead, *most - *least);
+    }
+    EXPECT_LE(worst_lead, 3) << "a client got ahead of another by " << worst_lead << " requests";
+}
+
+TEST(HttpServer, IdleConnectionsHoldNoThread) {
+    // Two threads; four connections that never send anything (a browser's
+    // pre-opened sockets) and four persistent ones idle after one request.
+    // A new client is still answered at once, not after a timeout.
+    server::http::ServerOptions options;
+    options.threads = 2;
+    options.head_timeout = 10s;
+    options.keep_alive_timeout = 10s;
+    TestServer server(options, 0ms);
+
+    std::vector<std::unique_ptr<RawClient>> idle;
+    for (int i = 0; i < 4; ++i) idle.push_back(std::make_unique<RawClient>(server.port()));
+    for (int i = 0; i < 4; ++i) {
+        idle.push_back(std::make_unique<RawClient>(server.port()));
+        idle.back()->send(RawClient::get("idle-" + std::to_string(i)));
+        const RawClient::Reply reply = idle.back()->read_reply();
+        ASSERT_EQ(reply.status, 200) << "idle client " << i;
+        ASSERT_TRUE(reply.keep_alive);
+    }
+
+    const auto start = Clock::now();
+    RawClient client(server.port());
+    client.send(RawClient::get("new"));
+    const RawClient::Reply reply = client.read_reply(5s);
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_LT(ms_since(start), 2'000) << "the new client waited for the idle connections' timeouts";
+
+    // The persistent ones still work after waiting.
+    for (int i = 4; i < 8; ++i) {
+        idle[i]->send(RawClient::get("again-" + std::to_string(i)));
+        EXPECT_EQ(idle[i]->read_reply().status, 200) << "idle client " << i;
+    }
+}
+
+TEST(HttpServer, IdleConnectionsClosedOnTime) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.head_timeout = 300ms;
+    options.keep_alive_timeout = 300ms;
+    TestServer server(options, 0ms);
+
+    RawClient silent(server.port());  // never sends a byte
+    RawClient persistent(server.port());
+    persistent.send(RawClient::get("once"));
+    ASSERT_EQ(persistent.read_reply().status, 200);
+    const auto start = Clock::now();
+    EXPECT_TRUE(silent.closed_within(3s));
+    EXPECT_TRUE(persistent.closed_within(3s));
+    EXPECT_GE(ms_since(start), 150);  // closed by the timeouts, not at once
+}
+
+TEST(HttpServer, PipelinedRequestsAnsweredInOrder) {
+    // Three requests in one write (and a stray CRLF after the second): three
+    // replies, in order, on the one connection, with another client waiting
+    // for the one thread too.
+    server::http::ServerOptions options;
+    options.threads = 1;
+    TestServer server(options, 10ms);
+    RawClient client(server.port());
+    RawClient other(server.port());
+    client.send(RawClient::get("p1") + RawClient::get("p2") + "\r\n" + RawClient::get("p3"));
+    other.send(RawClient::get("other"));
+    for (const char* query : {"p1", "p2", "p3"}) {
+        const RawClient::Reply reply = client.read_reply();
+        EXPECT_EQ(reply.status, 200) << query;
+        EXPECT_EQ(reply.body, std::string("{\"query\":\"") + query + "\"}");
+        EXPECT_TRUE(reply.keep_alive) << query;
+    }
+    EXPECT_EQ(other.read_reply().status, 200);
+}
+
+TEST(HttpServer, StopClosesIdleConnections) {
+    server::http::ServerOptions options;
+    options.threads = 2;
+    options.head_timeout = 10s;
+    options.keep_alive_timeout = 10s;
+    TestServer server(options, 0ms);
+    RawClient silent(server.port());
+    RawClient persistent(server.port());
+    persistent.send(RawClient::get("once"));
+    ASSERT_EQ(persistent.read_reply().status, 200);
+
+    const auto start = Clock::now();
+    server.stop();
+    EXPECT_LT(ms_since(start), 2'000);
+    EXPECT_TRUE(silent.closed_within(1s));
+    EXPECT_TRUE(persistent.closed_within(1s));
+}
+
+}  // namespace
