@@ -1,5 +1,6 @@
 // The machine's measured fp32 peak on one core: independent AVX-512 FMA
-// chains (enough to cover the FMA latency on two ports), timed once.
+// chains (enough to cover the FMA latency on two ports), the best of five
+// timed runs.
 #pragma once
 
 namespace bench {
