@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "bench/detect_loop.h"
 #include "engine/cpu.h"
 #include "mtcnn/detector.h"
 #include "mtcnn/modes.h"
@@ -31,24 +32,7 @@ void BM_cascade(benchmark::State& state, const mtcnn::Mode* mode, engine::Isa is
     }
     const mtcnn::Image image = mtcnn::load_image_file(path.string());
     const mtcnn::Detector detector(engine::kernels_for(isa), {}, threads);
-    std::size_t faces = 0;
-    mtcnn::DetectStats stats, sum;
-    for (auto _ : state) {
-        faces = mtcnn::detect(detector, image, *mode, kConfidence, &stats).size();
-        benchmark::DoNotOptimize(faces);
-        sum.pnet_seconds += stats.pnet_seconds;
-        sum.rnet_seconds += stats.rnet_seconds;
-        sum.onet_seconds += stats.onet_seconds;
-    }
-    const double n = static_cast<double>(state.iterations());
-    state.counters["faces"] = static_cast<double>(faces);
-    state.counters["pnet_ms"] = 1e3 * sum.pnet_seconds / n;
-    state.counters["rnet_ms"] = 1e3 * sum.rnet_seconds / n;
-    state.counters["onet_ms"] = 1e3 * sum.onet_seconds / n;
-    state.counters["pnet_Mpx"] = static_cast<double>(stats.pnet_pixels) / 1e6;
-    state.counters["rnet_win"] = static_cast<double>(stats.rnet_windows);
-    state.counters["onet_win"] = static_cast<double>(stats.onet_windows);
-    state.counters["photos_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    bench::time_detect(state, detector, image, *mode, kConfidence);
     state.SetLabel(std::to_string(image.width) + "x" + std::to_string(image.height) + " " + std::string(mode->name) +
                    " " + engine::isa_name(isa) + " " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : ""));
 }

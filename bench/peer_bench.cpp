@@ -31,6 +31,7 @@
 
 #include <opencv2/core/utility.hpp>
 
+#include "bench/detect_loop.h"
 #include "bench/opencv_nets.h"
 #include "engine/cpu.h"
 #include "mtcnn/detector.h"
@@ -154,21 +155,7 @@ void BM_photo(benchmark::State& state, const mtcnn::Detector* detector, const mt
         state.SkipWithError(("no " + (std::filesystem::path(FACE_SHARED_DIR) / kPhoto).string()).c_str());
         return;
     }
-    std::size_t faces = 0;
-    mtcnn::DetectStats stats, sum;
-    for (auto _ : state) {
-        faces = mtcnn::detect(*detector, *image, *mode, kConfidence, &stats).size();
-        benchmark::DoNotOptimize(faces);
-        sum.pnet_seconds += stats.pnet_seconds;
-        sum.rnet_seconds += stats.rnet_seconds;
-        sum.onet_seconds += stats.onet_seconds;
-    }
-    const double n = static_cast<double>(state.iterations());
-    state.counters["faces"] = static_cast<double>(faces);
-    state.counters["pnet_ms"] = 1e3 * sum.pnet_seconds / n;
-    state.counters["rnet_ms"] = 1e3 * sum.rnet_seconds / n;
-    state.counters["onet_ms"] = 1e3 * sum.onet_seconds / n;
-    state.counters["photos_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
+    bench::time_detect(state, *detector, *image, *mode, kConfidence);
     state.SetLabel(std::to_string(image->width) + "x" + std::to_string(image->height) + " " +
                    std::string(mode->name) + " " + label);
 }
