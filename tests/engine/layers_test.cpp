@@ -87,10 +87,9 @@ const ConvCase kConvCases[] = {
 
 class ConvTest : public ::testing::TestWithParam<std::tuple<ConvCase, Isa>> {};
 
-TEST_P(ConvTest, MatchesReference) {
-    const auto [c, isa] = GetParam();
-    if (!cpu_has(isa)) GTEST_SKIP() << "this CPU has no " << isa_name(isa);
-    std::mt19937 rng(1234);
+// Random input, weights, bias and PReLU slopes for `c`; the kernels of
+// `isa` against the reference layers.
+void expect_conv_matches_reference(const ConvCase& c, Isa isa, std::mt19937& rng) {
     Tensor in({c.n, c.h, c.w, c.in_c});
     fill_random(in, rng);
     const int k = c.kh * c.kw * c.in_c;
@@ -109,6 +108,13 @@ TEST_P(ConvTest, MatchesReference) {
     expect_close(got, want, describe(c) + " on " + isa_name(isa));
 }
 
+TEST_P(ConvTest, MatchesReference) {
+    const auto [c, isa] = GetParam();
+    if (!cpu_has(isa)) GTEST_SKIP() << "this CPU has no " << isa_name(isa);
+    std::mt19937 rng(1234);
+    expect_conv_matches_reference(c, isa, rng);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvTest,
                          ::testing::Combine(::testing::ValuesIn(kConvCases),
                                             ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512)),
@@ -123,23 +129,8 @@ TEST(ConvTails, EveryRowLengthMatchesReference) {
     for (Isa isa : {Isa::avx2, Isa::avx512}) {
         if (!cpu_has(isa)) continue;
         for (int out_c : {10, 32, 48, 64})
-            for (int out_w = 1; out_w <= 25; ++out_w) {
-                const ConvCase c{1, 4, out_w + 2, 5, out_c, 3, 3, 1, 0, true};
-                Tensor in({c.n, c.h, c.w, c.in_c});
-                fill_random(in, rng);
-                const int k = c.kh * c.kw * c.in_c;
-                const auto weights = random_vector(static_cast<std::size_t>(c.out_c) * k, rng);
-                const auto bias = random_vector(c.out_c, rng);
-                const auto alpha = random_vector(c.out_c, rng, 0.0f, 0.5f);
-                const ConvParams p{c.kh, c.kw, 1, 1, 0, 0};
-                Tensor want;
-                ref::conv2d(in, p, c.out_c, weights.data(), bias.data(), want);
-                ref::prelu(want, alpha.data());
-                const PackedWeights pw = pack_weights(weights.data(), c.out_c, k, bias.data(), alpha.data());
-                Tensor got;
-                conv2d(kernels_for(isa), in, p, pw, got);
-                expect_close(got, want, describe(c) + " on " + isa_name(isa));
-            }
+            for (int out_w = 1; out_w <= 25; ++out_w)
+                expect_conv_matches_reference({1, 4, out_w + 2, 5, out_c, 3, 3, 1, 0, true}, isa, rng);
     }
 }
 
