@@ -8,6 +8,7 @@
 
 #include "engine/cpu.h"
 #include "engine/network.h"
+#include "tests/support/random_weights.h"
 
 namespace engine {
 namespace {
@@ -52,17 +53,7 @@ TEST(LayerFlops, ShapesAreThoseForwardComputes) {
     const NetworkDef def = counted_def();
     std::mt19937 rng(5);
     std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
-    WeightFile weights;
-    weights.network = def.name();
-    weights.source = "counted.bin";
-    for (const auto& [name, shape] : def.expected_tensors()) {
-        WeightTensor t{name, shape, {}};
-        std::size_t count = 1;
-        for (int d : shape) count *= d;
-        for (std::size_t i = 0; i < count; ++i) t.data.push_back(dist(rng));
-        weights.tensors.push_back(std::move(t));
-    }
-    const Network net(def, weights, kernels_for(supported_isas().back()));
+    const Network net(def, testing_support::random_weights(def, 5), kernels_for(supported_isas().back()));
     // 9 and 10 rows: odd and even sizes meet the stride and the ceil pooling
     // differently; both pool to 3x3 for the fully connected layer.
     for (const Shape& in : {Shape{2, 9, 11, 3}, Shape{1, 10, 12, 3}}) {

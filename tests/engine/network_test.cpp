@@ -8,6 +8,7 @@
 
 #include "engine/cpu.h"
 #include "engine/network.h"
+#include "tests/support/random_weights.h"
 
 namespace engine {
 namespace {
@@ -23,21 +24,7 @@ NetworkDef tiny_def() {
     return def;
 }
 
-WeightFile random_weights(const NetworkDef& def, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
-    WeightFile file;
-    file.network = def.name();
-    file.source = "tiny.bin";
-    for (const auto& [name, shape] : def.expected_tensors()) {
-        WeightTensor t{name, shape, {}};
-        std::size_t count = 1;
-        for (int d : shape) count *= d;
-        for (std::size_t i = 0; i < count; ++i) t.data.push_back(dist(rng));
-        file.tensors.push_back(std::move(t));
-    }
-    return file;
-}
+using testing_support::random_weights;
 
 TEST(Network, OptimisedMatchesReferenceOnEveryIsa) {
     const NetworkDef def = tiny_def();
