@@ -126,6 +126,11 @@ BENCHMARK(BM_conv_prelu)->Name("onet_conv4_2x2_64to128")->Args({128, 4, 4, 64, 1
 BENCHMARK(BM_fully_connected)->Name("onet_fc5_1152to256")->Args({128, 1152, 256})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_max_pool)->Name("pnet_pool1_2x2")->Args({1, 459, 613, 10, 2})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_max_pool)->Name("onet_pool1_3x3")->Args({128, 46, 46, 32, 3})->Unit(benchmark::kMillisecond);
+// The cascade's own batches are of 16 windows (mtcnn/detector.cpp), whose
+// activations stay in the caches; 128 windows of ONet pool1 (35 MB) do not.
+BENCHMARK(BM_max_pool)->Name("rnet_pool1_3x3")->Args({16, 22, 22, 28, 3})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_max_pool)->Name("onet_pool1_3x3")->Args({16, 46, 46, 32, 3})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_max_pool)->Name("onet_pool2_3x3")->Args({16, 21, 21, 64, 3})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_softmax)->Name("pnet_softmax")->Arg(226 * 303)->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {

@@ -13,6 +13,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -161,39 +162,64 @@ struct KernelsFor {
             }
     }
 
+    // The max over one output pixel's window: `rows` x `cols` input pixels
+    // from `corner`, every channel. R and C, when not 0, fix rows and cols at
+    // compile time (the full 2x2 and 3x3 windows of MTCNN's pools), so the
+    // window's loads unroll.
+    template <int R, int C>
+    static void pool_pixel(const float* corner, int rows, int cols, std::ptrdiff_t row_step, int c, float* dst) {
+        if constexpr (R > 0) rows = R;
+        if constexpr (C > 0) cols = C;
+        int ch = 0;
+        for (; ch + lanes <= c; ch += lanes) {
+            Batch best = Batch::load_unaligned(corner + ch);
+#pragma GCC unroll 3
+            for (int y = 0; y < rows; ++y)
+#pragma GCC unroll 3
+                for (int x = 0; x < cols; ++x)
+                    best = xsimd::max(best, Batch::load_unaligned(corner + y * row_step + x * c + ch));
+            best.store_unaligned(dst + ch);
+        }
+        if constexpr (has_masks) {
+            if (ch < c) {
+                Batch best = load_first(corner + ch, c - ch);
+#pragma GCC unroll 3
+                for (int y = 0; y < rows; ++y)
+#pragma GCC unroll 3
+                    for (int x = 0; x < cols; ++x)
+                        best = xsimd::max(best, load_first(corner + y * row_step + x * c + ch, c - ch));
+                store_first(best, dst + ch, c - ch);
+                ch = c;
+            }
+        }
+        for (; ch < c; ++ch) {
+            float best = corner[ch];
+            for (int y = 0; y < rows; ++y)
+                for (int x = 0; x < cols; ++x) {
+                    const float v = corner[y * row_step + x * c + ch];
+                    best = best < v ? v : best;
+                }
+            dst[ch] = best;
+        }
+    }
+
     static void max_pool(const PoolJob& j) {
-        const int c = j.channels;
+        const int c = j.channels, k = j.kernel;
+        const std::ptrdiff_t row_step = static_cast<std::ptrdiff_t>(j.in_w) * c;
         for (int n = 0; n < j.batch; ++n)
             for (int oy = 0; oy < j.out_h; ++oy) {
-                const int y0 = oy * j.stride, y1 = y0 + j.kernel < j.in_h ? y0 + j.kernel : j.in_h;
-                for (int ox = 0; ox < j.out_w; ++ox) {
-                    const int x0 = ox * j.stride, x1 = x0 + j.kernel < j.in_w ? x0 + j.kernel : j.in_w;
-                    float* dst = j.out + ((static_cast<std::size_t>(n) * j.out_h + oy) * j.out_w + ox) * c;
-                    auto src = [&](int y, int x) {
-                        return j.in + ((static_cast<std::size_t>(n) * j.in_h + y) * j.in_w + x) * c;
-                    };
-                    int ch = 0;
-                    for (; ch + lanes <= c; ch += lanes) {
-                        Batch best = Batch::load_unaligned(src(y0, x0) + ch);
-                        for (int y = y0; y < y1; ++y)
-                            for (int x = x0; x < x1; ++x) best = xsimd::max(best, Batch::load_unaligned(src(y, x) + ch));
-                        best.store_unaligned(dst + ch);
-                    }
-                    if constexpr (has_masks) {
-                        if (ch < c) {
-                            Batch best = load_first(src(y0, x0) + ch, c - ch);
-                            for (int y = y0; y < y1; ++y)
-                                for (int x = x0; x < x1; ++x) best = xsimd::max(best, load_first(src(y, x) + ch, c - ch));
-                            store_first(best, dst + ch, c - ch);
-                            ch = c;
-                        }
-                    }
-                    for (; ch < c; ++ch) {
-                        float best = src(y0, x0)[ch];
-                        for (int y = y0; y < y1; ++y)
-                            for (int x = x0; x < x1; ++x) best = best < src(y, x)[ch] ? src(y, x)[ch] : best;
-                        dst[ch] = best;
-                    }
+                const int y0 = oy * j.stride, rows = std::min(k, j.in_h - y0);
+                const float* in_row = j.in + (static_cast<std::size_t>(n) * j.in_h + y0) * row_step;
+                float* dst = j.out + (static_cast<std::size_t>(n) * j.out_h + oy) * j.out_w * c;
+                for (int ox = 0; ox < j.out_w; ++ox, dst += c) {
+                    const int x0 = ox * j.stride, cols = std::min(k, j.in_w - x0);
+                    const float* corner = in_row + static_cast<std::ptrdiff_t>(x0) * c;
+                    if (rows == 3 && cols == 3)
+                        pool_pixel<3, 3>(corner, rows, cols, row_step, c, dst);
+                    else if (rows == 2 && cols == 2)
+                        pool_pixel<2, 2>(corner, rows, cols, row_step, c, dst);
+                    else
+                        pool_pixel<0, 0>(corner, rows, cols, row_step, c, dst);
                 }
             }
     }
