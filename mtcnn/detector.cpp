@@ -49,30 +49,34 @@ bool crop_resized(const Image& image, const Candidate& box, int size, Enlarge en
     const auto x_taps = resize_taps(crop_w, size, shrink, enlarge);
     const auto y_taps = resize_taps(crop_h, size, shrink, enlarge);
 
-    // The horizontal taps that land in the image, flattened in the order of
-    // x_taps (so the sums are the same), as byte offsets into a row; the
-    // buffers are the thread's, reused from window to window.
-    struct Tap {
-        int dst;
-        std::size_t src;
-        float weight;
-    };
-    thread_local std::vector<Tap> taps;
+    // The horizontal taps that land in the image, relative to the first
+    // such pixel, and each crop row's pixels from there as floats (with a
+    // float of slack, resize_row_rgb); the buffers are the thread's, reused
+    // from window to window. The sums are those of the taps in x_taps' order.
+    const int first_x = std::max(left, 0), last_x = std::min(left + crop_w, image.width);  // [first_x, last_x)
+    thread_local RowTaps taps;
     taps.clear();
-    for (int d = 0; d < size; ++d)
+    for (int d = 0; d < size; ++d) {
         for (const ResizeTap& t : x_taps[d]) {
             const int x = left + t.source;
-            if (x >= 0 && x < image.width) taps.push_back({d * 3, static_cast<std::size_t>(x) * 3, t.weight});
+            if (x >= 0 && x < image.width) taps.add(x - first_x, t.weight);
         }
+        taps.end_pixel();
+    }
+    thread_local std::vector<float> line;
+    line.resize(static_cast<std::size_t>(std::max(last_x - first_x, 0)) * 3 + 1);
     thread_local std::vector<float> rows;
-    rows.assign(static_cast<std::size_t>(crop_h) * size * 3, 0.0f);
+    rows.resize(static_cast<std::size_t>(crop_h) * size * 3);
     for (int r = 0; r < crop_h; ++r) {
         const int y = top + r;
-        if (y < 0 || y >= image.height) continue;
-        const std::uint8_t* src = image.pixels.data() + static_cast<std::size_t>(y) * image.width * 3;
         float* dst = rows.data() + static_cast<std::size_t>(r) * size * 3;
-        for (const Tap& t : taps)
-            for (int c = 0; c < 3; ++c) dst[t.dst + c] += t.weight * src[t.src + c];
+        if (y < 0 || y >= image.height || first_x >= last_x) {
+            std::fill(dst, dst + size * 3, 0.0f);
+            continue;
+        }
+        const std::uint8_t* src = image.pixels.data() + (static_cast<std::size_t>(y) * image.width + first_x) * 3;
+        std::copy(src, src + static_cast<std::size_t>(last_x - first_x) * 3, line.begin());
+        resize_row_rgb(line.data(), taps, dst);
     }
     for (int d = 0; d < size; ++d) {
         float* dst = out + static_cast<std::size_t>(d) * size * 3;

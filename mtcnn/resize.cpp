@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace mtcnn {
 
 std::vector<std::vector<ResizeTap>> area_taps(int source_size, int dest_size, bool shrink_both_axes) {
@@ -57,6 +61,35 @@ std::vector<std::vector<ResizeTap>> resize_taps(int source_size, int dest_size, 
     return area_taps(source_size, dest_size, shrink_both_axes);
 }
 
+void resize_row_rgb(const float* in, const RowTaps& taps, float* out) {
+    const int* start = taps.start.data();
+    const int* source = taps.source.data();
+    const float* weight = taps.weight.data();
+    const int pixels = taps.pixels();
+    for (int d = 0; d < pixels; ++d, out += 3) {
+#ifdef __SSE2__
+        // Lane c sums channel c in the taps' order, as the scalar code would.
+        // Lane 3 (the next pixel's R) is stored too and overwritten by the
+        // next pixel; the last pixel stores its three lanes only.
+        __m128 sum = _mm_setzero_ps();
+        for (int t = start[d]; t < start[d + 1]; ++t)
+            sum = _mm_add_ps(sum, _mm_mul_ps(_mm_set1_ps(weight[t]), _mm_loadu_ps(in + 3 * source[t])));
+        if (d + 1 < pixels) {
+            _mm_storeu_ps(out, sum);
+        } else {
+            alignas(16) float lanes[4];
+            _mm_store_ps(lanes, sum);
+            std::copy_n(lanes, 3, out);
+        }
+#else
+        float sum[3] = {0.0f, 0.0f, 0.0f};
+        for (int t = start[d]; t < start[d + 1]; ++t)
+            for (int c = 0; c < 3; ++c) sum[c] += weight[t] * in[3 * source[t] + c];
+        std::copy_n(sum, 3, out);
+#endif
+    }
+}
+
 namespace {
 
 // Separable: rows first, then columns. Output row y sums the source rows of
@@ -77,11 +110,28 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
     int resized = 0;  // source rows [0, resized) have been resized
     auto row = [&](int y) { return ring.data() + static_cast<std::size_t>(y % span) * row_len; };
     std::vector<float> acc(row_len);
+    // Three channels (every image): a source row as floats with a float of
+    // slack (resize_row_rgb).
+    const bool rgb = channels == 3;
+    RowTaps rgb_taps;
+    std::vector<float> line;
+    if (rgb) {
+        for (const auto& taps : x_taps) {
+            for (const ResizeTap& t : taps) rgb_taps.add(t.source, t.weight);
+            rgb_taps.end_pixel();
+        }
+        line.resize(static_cast<std::size_t>(src_w) * 3 + 1);
+    }
     for (int y = 0; y < dst_h; ++y) {
         for (const ResizeTap& tap : y_taps[y])
             for (; resized <= tap.source; ++resized) {
                 const T* in = src + static_cast<std::size_t>(resized) * src_w * channels;
                 float* out = row(resized);
+                if (rgb) {
+                    std::copy(in, in + static_cast<std::size_t>(src_w) * 3, line.begin());
+                    resize_row_rgb(line.data(), rgb_taps, out);
+                    continue;
+                }
                 std::fill(out, out + row_len, 0.0f);
                 for (int x = 0; x < dst_w; ++x)
                     for (const ResizeTap& t : x_taps[x])

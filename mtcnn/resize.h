@@ -42,6 +42,32 @@ enum class Enlarge { area, bilinear };
 std::vector<std::vector<ResizeTap>> resize_taps(int source_size, int dest_size, bool shrink_both_axes,
                                                 Enlarge enlarge);
 
+// One axis's taps flattened for a row of RGB pixels: output pixel d sums the
+// taps [start[d], start[d + 1]) of `source` (pixel indices) and `weight`.
+struct RowTaps {
+    std::vector<int> start{0};
+    std::vector<int> source;
+    std::vector<float> weight;
+
+    void clear() {
+        start.assign(1, 0);
+        source.clear();
+        weight.clear();
+    }
+    void add(int pixel, float w) {
+        source.push_back(pixel);
+        weight.push_back(w);
+    }
+    void end_pixel() { start.push_back(static_cast<int>(source.size())); }
+    int pixels() const { return static_cast<int>(start.size()) - 1; }
+};
+
+// out[3 d + c] = the sum over d's taps, in their order, of weight * in[3
+// source + c], for c < 3 and every output pixel d (0 without taps). `in` must
+// be readable one float past the last pixel a tap names: each tap is one
+// 4-float vector operation on (R, G, B, next R).
+void resize_row_rgb(const float* in, const RowTaps& taps, float* out);
+
 // Interleaved `channels`-channel images, row-major, no padding.
 void resize(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h,
             Enlarge enlarge = Enlarge::area);
