@@ -117,6 +117,37 @@ void max_pool(const Kernels& kernels, const Tensor& in, const PoolParams& p, Ten
     kernels.max_pool(PoolJob{in.data(), in.n(), in.h(), in.w(), in.c(), p.kernel, p.stride, out.data(), out.h(), out.w()});
 }
 
+void conv2d_max_pool(const Kernels& kernels, const Tensor& in, const ConvParams& cp, const PackedWeights& pw,
+                     const PoolParams& pp, Tensor& scratch, Tensor& out) {
+    if (cp.pad_h || cp.pad_w || in.n() <= 1) {  // nothing to gain; MTCNN's convolutions have no padding
+        conv2d(kernels, in, cp, pw, scratch);
+        max_pool(kernels, scratch, pp, out);
+        return;
+    }
+    if (cp.kh * cp.kw * in.c() != pw.k)
+        throw std::invalid_argument("conv2d: input " + in.shape().str() + " does not fit packed weights with k=" +
+                                    std::to_string(pw.k));
+    Shape item = conv_output_shape(in.shape(), cp, pw.out_c);
+    item.n = 1;
+    scratch.reshape(item);
+    Shape pooled = pool_output_shape(item, pp);
+    pooled.n = in.n();
+    out.reshape(pooled);
+    if (out.size() == 0) return;
+    for (int n = 0; n < in.n(); ++n) {
+        ConvJob job = make_job(in, pw, scratch);
+        job.in = in.at(n, 0, 0);
+        job.batch = 1;
+        job.kh = cp.kh;
+        job.kw = cp.kw;
+        job.stride_h = cp.stride_h;
+        job.stride_w = cp.stride_w;
+        kernels.conv(job);
+        kernels.max_pool(PoolJob{scratch.data(), 1, scratch.h(), scratch.w(), scratch.c(), pp.kernel, pp.stride,
+                                 out.at(n, 0, 0), out.h(), out.w()});
+    }
+}
+
 void softmax(const Kernels& kernels, Tensor& t) {
     if (t.size() == 0) return;
     kernels.softmax(t.data(), t.size() / t.c(), t.c());

@@ -9,7 +9,10 @@ namespace {
 
 std::string shape_str(const std::vector<int>& shape) {
     std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ',';
+        s += std::to_string(shape[i]);
+    }
     return s + "]";
 }
 
@@ -134,6 +137,19 @@ Network::Network(NetworkDef def, const WeightFile& weights, const Kernels& kerne
         }
         bound_.push_back(std::move(b));
     }
+    // A convolution read only by the max pooling right after it runs fused
+    // with it (conv2d_max_pool).
+    const auto& layers = def_.layers();
+    pooled_next_.assign(layers.size(), false);
+    for (std::size_t i = 0; i + 1 < layers.size(); ++i) {
+        if (layers[i].kind != LayerKind::conv || layers[i + 1].kind != LayerKind::max_pool ||
+            layers[i + 1].input != static_cast<int>(i))
+            continue;
+        bool other_reader = false;
+        for (std::size_t j = i + 2; j < layers.size(); ++j) other_reader |= layers[j].input == static_cast<int>(i);
+        for (const auto& [name, layer] : def_.outputs()) other_reader |= layer == static_cast<int>(i);
+        pooled_next_[i] = !other_reader;
+    }
 }
 
 const Tensor& Network::input_of(const LayerDef& layer, const Tensor& input, const Workspace& ws) const {
@@ -150,7 +166,15 @@ void Network::forward(const Tensor& input, Workspace& ws) const {
         const Tensor& in = input_of(l, input, ws);
         Tensor& out = ws.tensors[i];
         switch (l.kind) {
-            case LayerKind::conv: conv2d(*kernels_, in, l.conv, bound_[i].packed, out); break;
+            case LayerKind::conv:
+                if (pooled_next_[i]) {
+                    conv2d_max_pool(*kernels_, in, l.conv, bound_[i].packed, def_.layers()[i + 1].pool, out,
+                                    ws.tensors[i + 1]);
+                    ++i;
+                } else {
+                    conv2d(*kernels_, in, l.conv, bound_[i].packed, out);
+                }
+                break;
             case LayerKind::fully_connected: fully_connected(*kernels_, in, bound_[i].packed, out); break;
             case LayerKind::max_pool: max_pool(*kernels_, in, l.pool, out); break;
             case LayerKind::softmax:

@@ -82,8 +82,11 @@ std::int64_t forward_flops(const NetworkDef& def, const Shape& input);
 // otherwise.
 void validate_weights(const NetworkDef& def, const WeightFile& weights);
 
+// One tensor per layer, each layer's output after forward(), except that of
+// a convolution fused with the max pooling after it (Network::forward): it
+// holds the last batch item's convolution output only.
 struct Workspace {
-    std::vector<Tensor> tensors;  // one per layer
+    std::vector<Tensor> tensors;
 };
 
 // What a caller such as the MTCNN cascade needs of a network: a forward pass
@@ -121,6 +124,7 @@ private:
     NetworkDef def_;
     const Kernels* kernels_;
     std::vector<Bound> bound_;  // one per layer (empty for pooling / softmax)
+    std::vector<bool> pooled_next_;  // per layer: a convolution fused with the pooling after it
 };
 
 }  // namespace engine

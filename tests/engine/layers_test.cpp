@@ -211,6 +211,43 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MaxPoolTest,
                          ::testing::Combine(::testing::ValuesIn(kPoolCases),
                                             ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512)));
 
+// The fused convolution + pooling, item by item, gives exactly the values of
+// the two layers one after the other over the whole batch (the same kernels
+// on the same inputs), for MTCNN's fused pairs and a padded convolution
+// (which takes the unfused path).
+TEST(ConvMaxPool, EqualsConvThenPool) {
+    struct Case {
+        int n, h, w, in_c, out_c, k, pad, pool_k;
+    };
+    const Case cases[] = {
+        {3, 24, 24, 3, 28, 3, 0, 3},   // RNet conv1 + pool1
+        {2, 48, 48, 3, 32, 3, 0, 3},   // ONet conv1 + pool1
+        {2, 10, 10, 64, 64, 3, 0, 2},  // ONet conv3 + pool3
+        {1, 12, 12, 3, 10, 3, 0, 2},   // one item
+        {2, 9, 9, 5, 7, 3, 1, 2},      // padded
+    };
+    std::mt19937 rng(11);
+    for (Isa isa : supported_isas())
+        for (const Case& c : cases) {
+            Tensor in({c.n, c.h, c.w, c.in_c});
+            fill_random(in, rng);
+            const int k = c.k * c.k * c.in_c;
+            const auto weights = random_vector(static_cast<std::size_t>(c.out_c) * k, rng);
+            const auto bias = random_vector(c.out_c, rng);
+            const auto alpha = random_vector(c.out_c, rng, 0.0f, 0.5f);
+            const PackedWeights pw = pack_weights(weights.data(), c.out_c, k, bias.data(), alpha.data());
+            const ConvParams cp{c.k, c.k, 1, 1, c.pad, c.pad};
+            const PoolParams pp{c.pool_k, 2, PoolRounding::ceil};
+            Tensor conv_out, want, scratch, got;
+            conv2d(kernels_for(isa), in, cp, pw, conv_out);
+            max_pool(kernels_for(isa), conv_out, pp, want);
+            conv2d_max_pool(kernels_for(isa), in, cp, pw, pp, scratch, got);
+            ASSERT_EQ(got.shape(), want.shape()) << isa_name(isa);
+            for (std::size_t i = 0; i < want.size(); ++i)
+                ASSERT_EQ(got.data()[i], want.data()[i]) << isa_name(isa) << " " << in.shape().str() << " index " << i;
+        }
+}
+
 class ElementwiseTest : public ::testing::TestWithParam<std::tuple<int, Isa>> {};
 
 TEST_P(ElementwiseTest, PreluMatchesReference) {
