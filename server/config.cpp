@@ -27,7 +27,19 @@ struct Given {
     std::string origin;
 };
 
-enum class Setting { port, host, threads, mode, confidence, max_body, max_pixels, weights };
+enum class Setting {
+    port,
+    host,
+    threads,
+    mode,
+    confidence,
+    max_body,
+    max_pixels,
+    access_log,
+    grace_period,
+    max_queue,
+    weights
+};
 
 struct SettingInfo {
     Setting setting;
@@ -37,7 +49,7 @@ struct SettingInfo {
     bool numeric;          // in the file: a JSON number (else a string)
 };
 
-constexpr std::array<SettingInfo, 8> kSettings{{
+constexpr std::array<SettingInfo, 11> kSettings{{
     {Setting::port, "port", "--port", "port", true},
     {Setting::host, "host", "--host", "host", false},
     {Setting::threads, "threads", "--threads", "threads", true},
@@ -45,6 +57,9 @@ constexpr std::array<SettingInfo, 8> kSettings{{
     {Setting::confidence, "confidence", "--confidence", "confidence", true},
     {Setting::max_body, "max body", "--max-body", "max_body", true},
     {Setting::max_pixels, "max pixels", "--max-pixels", "max_pixels", true},
+    {Setting::access_log, "access log", "--access-log", "access_log", false},
+    {Setting::grace_period, "grace period", "--grace-period", "grace_period", true},
+    {Setting::max_queue, "max queue", "--max-queue", "max_queue", true},
     {Setting::weights, "weights", "--weights", nullptr, false},
 }};
 
@@ -58,6 +73,9 @@ std::vector<const char*> env_names(Setting s) {
         case Setting::confidence: return {"FACE_SERVICE_CONFIDENCE"};
         case Setting::max_body: return {"FACE_SERVICE_MAX_BODY"};
         case Setting::max_pixels: return {"FACE_SERVICE_MAX_PIXELS"};
+        case Setting::access_log: return {"FACE_SERVICE_ACCESS_LOG"};
+        case Setting::grace_period: return {"FACE_SERVICE_GRACE_PERIOD"};
+        case Setting::max_queue: return {"FACE_SERVICE_MAX_QUEUE"};
         case Setting::weights: return {};
     }
     return {};
@@ -111,6 +129,14 @@ void apply(ServeConfig& config, const SettingInfo& info, const Given& g) {
         case Setting::confidence: config.confidence = parse_unit_interval(info, g); break;
         case Setting::max_body: config.max_body = parse_integer(info, g, 1, kMaxBodyLimit); break;
         case Setting::max_pixels: config.max_pixels = parse_integer(info, g, 1, mtcnn::kMaxImagePixels); break;
+        case Setting::access_log:
+            if (g.text != "json" && g.text != "off") invalid(info, g, "must be json or off");
+            config.access_log = g.text == "json";
+            break;
+        case Setting::grace_period:
+            config.grace_period = static_cast<int>(parse_integer(info, g, 0, kMaxGracePeriod));
+            break;
+        case Setting::max_queue: config.max_queue = static_cast<int>(parse_integer(info, g, 0, kMaxQueueLimit)); break;
         case Setting::weights:
             if (g.text.empty()) invalid(info, g, "must be a directory");
             config.weights_dir = g.text;
@@ -192,6 +218,7 @@ std::optional<std::string> lookup(const EnvLookup& env, const std::string& name)
 ServeConfig default_config(unsigned hardware_concurrency) {
     ServeConfig c;
     c.threads = static_cast<int>(std::clamp<unsigned>(hardware_concurrency, 1, kMaxThreads));
+    c.max_queue = 2 * c.threads;
     return c;
 }
 
@@ -219,12 +246,64 @@ ServeConfig resolve_config(const std::vector<std::string>& args, const EnvLookup
     // a broken file or variable is reported now rather than when the
     // override goes away. Then they are applied lowest precedence first.
     ServeConfig config = defaults;
+    bool max_queue_given = false;
     for (const SettingInfo& info : kSettings) {
-        if (auto it = file.find(info.setting); it != file.end()) apply(config, info, it->second);
+        const auto given = [&](const Given& g) {
+            apply(config, info, g);
+            max_queue_given = max_queue_given || info.setting == Setting::max_queue;
+        };
+        if (auto it = file.find(info.setting); it != file.end()) given(it->second);
         const std::vector<const char*> names = env_names(info.setting);
         for (auto name = names.rbegin(); name != names.rend(); ++name)
-            if (auto v = lookup(env, *name)) apply(config, info, Given{*v, std::string(*name) + " (environment)"});
-        if (auto it = flags.values.find(info.setting); it != flags.values.end()) apply(config, info, it->second);
+            if (auto v = lookup(env, *name)) given(Given{*v, std::string(*name) + " (environment)"});
+        if (auto it = flags.values.find(info.setting); it != flags.values.end()) given(it->second);
+    }
+    // The default follows the threads actually configured.
+    if (!max_queue_given) config.max_queue = 2 * config.threads;
+    return config;
+}
+
+constexpr double kMaxHealthcheckTimeout = 3600;  // seconds
+
+HealthcheckConfig resolve_healthcheck_config(const std::vector<std::string>& args, const EnvLookup& env,
+                                             const FileReader& read_file) {
+    // --host and --port go to serve's rules as they are; --timeout is ours.
+    std::vector<std::string> serve_args;
+    std::optional<std::string> timeout;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string flag = args[i];
+        std::optional<std::string> value;
+        if (const auto eq = flag.find('='); eq != std::string::npos) {
+            value = flag.substr(eq + 1);
+            flag.resize(eq);
+        }
+        if (flag != "--host" && flag != "--port" && flag != "--timeout")
+            throw ConfigError(args[i].starts_with("--") ? "unknown option " + flag
+                                                        : "healthcheck takes no arguments, got '" + args[i] + "'");
+        if (!value) {
+            if (i + 1 >= args.size()) throw ConfigError(flag + " needs a value");
+            value = args[++i];
+        }
+        if (flag == "--timeout") {
+            timeout = *value;
+        } else {
+            serve_args.push_back(flag);
+            serve_args.push_back(*value);
+        }
+    }
+    const ServeConfig serve = resolve_config(serve_args, env, read_file, default_config(1));
+    HealthcheckConfig config;
+    config.port = serve.port;
+    config.host = serve.host == "0.0.0.0" ? "127.0.0.1" : serve.host == "::" ? "::1" : serve.host;
+    if (timeout) {
+        double t = 0;
+        const char* first = timeout->data();
+        const char* last = first + timeout->size();
+        const auto [end, ec] = std::from_chars(first, last, t);
+        if (timeout->empty() || ec != std::errc() || end != last || !(t > 0 && t <= kMaxHealthcheckTimeout))
+            throw ConfigError("invalid timeout '" + *timeout + "' from --timeout (command line): must be a number of "
+                              "seconds in (0, 3600]");
+        config.timeout = t;
     }
     return config;
 }

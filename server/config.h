@@ -11,6 +11,9 @@
 //   confidence  --confidence C        FACE_SERVICE_CONFIDENCE          "confidence"  0.95
 //   max body    --max-body BYTES      FACE_SERVICE_MAX_BODY            "max_body"    16 MiB
 //   max pixels  --max-pixels N        FACE_SERVICE_MAX_PIXELS          "max_pixels"  50 000 000
+//   access log  --access-log KIND     FACE_SERVICE_ACCESS_LOG          "access_log"  json
+//   grace       --grace-period S      FACE_SERVICE_GRACE_PERIOD        "grace_period" 20
+//   max queue   --max-queue N         FACE_SERVICE_MAX_QUEUE           "max_queue"   2 x threads
 //   weights     --weights DIR         (none)                           (none)        embedded
 //   the file    --config PATH         FACE_SERVICE_CONFIG              -             none
 //
@@ -25,6 +28,17 @@
 //   name lookup, which a fully static glibc binary cannot do reliably.
 // - mode is one of mtcnn::modes() (mtcnn/modes.h): what a request without
 //   `mode=` gets.
+// - access_log: "json" (one JSON line per request on stderr, server/log.h)
+//   or "off" (no request lines; start-up and error lines stay, as JSON).
+// - grace_period: whole seconds in [0, 3600] that SIGTERM/SIGINT waits for
+//   the requests in flight before cutting them (exit 1). 20 leaves 10 s of
+//   Kubernetes' default terminationGracePeriodSeconds (30) for the rest of
+//   the shutdown; 0 cuts at once whatever is in flight.
+// - max_queue: requests allowed to wait for a request thread, in [0, 65536];
+//   past it a request is answered 503 at once (server/http_server.h). When
+//   no source sets it, it is 2 x the resolved threads (a request then waits
+//   for at most about two others per thread). 0: nothing waits; a request
+//   is served only when a thread is free.
 // - Every invalid value throws ConfigError naming the setting, the value and
 //   where it came from; the command line turns it into exit status 2.
 //
@@ -50,9 +64,14 @@ struct ServeConfig {
     std::int64_t max_body = 16 * 1024 * 1024;    // bytes
     std::int64_t max_pixels = 50'000'000;        // width * height, checked from the header
     std::string weights_dir;                     // empty: the embedded weights
+    bool access_log = true;                      // "json"; false: "off"
+    int grace_period = 20;                       // seconds
+    int max_queue = 2;                           // resolve_config sets 2 x threads unless given
 };
 
 inline constexpr int kMaxThreads = 256;
+inline constexpr int kMaxGracePeriod = 3600;  // seconds
+inline constexpr int kMaxQueueLimit = 65536;
 inline constexpr std::int64_t kMaxBodyLimit = std::int64_t{1} << 30;  // bodies are held in memory
 
 // An invalid setting: the message names it and where it came from, e.g.
@@ -67,7 +86,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // The whole text of a file; throws std::runtime_error when it cannot be read.
 using FileReader = std::function<std::string(const std::string& path)>;
 
-// Defaults, with threads = hardware_concurrency (1 when unknown).
+// Defaults, with threads = hardware_concurrency (1 when unknown) and
+// max_queue = 2 x threads.
 ServeConfig default_config(unsigned hardware_concurrency);
 
 // Resolves the settings from `args` (the arguments after `serve`), `env` and
@@ -75,6 +95,24 @@ ServeConfig default_config(unsigned hardware_concurrency);
 // `read_file`). Throws ConfigError. `--help` is not handled here.
 ServeConfig resolve_config(const std::vector<std::string>& args, const EnvLookup& env, const FileReader& read_file,
                            const ServeConfig& defaults);
+
+// `face-service healthcheck` settings: where to ask GET /healthz.
+struct HealthcheckConfig {
+    std::string host = "127.0.0.1";
+    int port = 8000;
+    double timeout = 2.0;  // seconds, for the whole exchange
+};
+
+// Resolves `args` (after `healthcheck`): --host ADDR, --port N, --timeout
+// SECONDS (in (0, 3600]). The port comes from the same sources, in the same
+// order, as serve's (--port, FACE_SERVICE_PORT, PORT, the config file,
+// 8000), so the check in a container asks the port the server listens on.
+// So does the host, except that a wildcard address (0.0.0.0, ::, serve's
+// default) is asked on the loopback (127.0.0.1, ::1). Every serve setting
+// in the environment or the file is checked too: a server could not have
+// started with an invalid one. Throws ConfigError.
+HealthcheckConfig resolve_healthcheck_config(const std::vector<std::string>& args, const EnvLookup& env,
+                                             const FileReader& read_file);
 
 // The real environment (std::getenv) and file system.
 std::optional<std::string> process_env(const std::string& name);

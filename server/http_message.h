@@ -58,6 +58,9 @@ struct Request {
     int minor_version = 1;  // HTTP/1.x
     std::vector<Header> headers;
     std::string body;  // de-chunked
+    // The request's id, set by the server before the handler runs: the
+    // client's X-Request-ID when valid, else a fresh one (http_server.h).
+    std::string id;
 
     // The first header of that (lower-case) name.
     std::optional<std::string_view> header(std::string_view name) const;
@@ -68,6 +71,9 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     std::vector<Header> headers;  // extra: Allow, Retry-After, ...
+    // Extra fields for the request's access-log line (server/log.h), e.g.
+    // {"faces": 2}; never sent to the client.
+    nlohmann::json log_fields = nlohmann::json::object();
 };
 
 Response json_response(int status, const nlohmann::json& body);

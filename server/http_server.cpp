@@ -10,11 +10,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <memory>
+#include <random>
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include "server/log.h"
+#include "server/net.h"
 
 namespace server::http {
 namespace {
@@ -23,6 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2'000};
+constexpr std::string_view kOtherRoute = "other";
 
 // The peer went away or the socket failed: nothing more can be sent.
 struct ConnectionLost {};
@@ -52,24 +56,58 @@ void set_timeout(int fd, int option, std::chrono::milliseconds t) {
     ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
 }
 
+// The client's id when valid, else a fresh one.
+std::string request_id_for(const Request& request) {
+    const std::optional<std::string_view> given = request.header("x-request-id");
+    return given && valid_request_id(*given) ? std::string(*given) : new_request_id();
+}
+
 }  // namespace
+
+bool valid_request_id(std::string_view id) {
+    return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == ':' || c == '-';
+    });
+}
+
+std::string new_request_id() {
+    // One generator per thread, seeded from the system's entropy: ids need
+    // to be unique, not secret.
+    thread_local std::mt19937_64 random([] {
+        std::random_device device;
+        return (std::uint64_t{device()} << 32) ^ device();
+    }());
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    for (int half = 0; half < 2; ++half) {
+        std::uint64_t bits = random();
+        for (int i = 0; i < 16; ++i, bits >>= 4) id[half * 16 + i] = kHex[bits & 15];
+    }
+    return id;
+}
 
 // A connection and the bytes read from it but not yet consumed. It is owned
 // by run() while idle and by one request thread while a request is served.
 class Server::Client {
 public:
-    Client(int fd, int stop_fd) : fd_(fd), stop_fd_(stop_fd) {}
+    Client(int fd, std::string remote) : fd_(fd), remote_(std::move(remote)) {}
     ~Client() { ::close(fd_); }
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
     int fd() const { return fd_; }
+    const std::string& remote() const { return remote_; }
     int served = 0;                 // requests answered on this connection
     Clock::time_point idle_until;   // while idle in run(): closed if nothing arrives by then
+    Clock::time_point ready_since;  // when the current request's bytes were ready to be read
+    bool draining = false;          // answered by reject(): run() drops what still arrives
 
     std::string_view pending() const { return std::string_view(buf_).substr(off_); }
+    std::uint64_t consumed() const { return consumed_; }  // bytes consumed since the connection opened
     void consume(std::size_t n) {
         off_ += n;
+        consumed_ += n;
         if (off_ == buf_.size()) {
             buf_.clear();
             off_ = 0;
@@ -77,13 +115,12 @@ public:
     }
 
     // Waits until a byte can be read before `deadline`; false on timeout.
-    // A request still arriving when stop() is called is answered 503: the
-    // client may retry elsewhere, and shutting down waits for no upload.
+    // Once Server::drain() has shut the socket down (the grace period is
+    // over), the wait ends at once and the read finds the end of stream.
     bool wait_until(Clock::time_point deadline) {
         while (true) {
-            pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-            const int r = ::poll(p, 2, remaining_ms(deadline));
-            if (r > 0 && p[1].revents) throw HttpError(503, "the server is shutting down");
+            pollfd p{fd_, POLLIN, 0};
+            const int r = ::poll(&p, 1, remaining_ms(deadline));
             if (r > 0) return true;
             if (r < 0 && errno != EINTR) throw ConnectionLost{};
             if (r == 0 && Clock::now() >= deadline) return false;
@@ -111,24 +148,38 @@ public:
         }
     }
 
+    // Sends without waiting (the accepting thread must never block); false
+    // when it did not all fit in the socket's buffer at once.
+    bool send_now(std::string_view data) {
+        ssize_t n;
+        do n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        return n == static_cast<ssize_t>(data.size());
+    }
+
     // See the header: shut down our side, drop what the client still sends.
     void linger() {
         ::shutdown(fd_, SHUT_WR);
         const auto deadline = Clock::now() + kLingerTime;
-        char scratch[16 * 1024];
         while (Clock::now() < deadline) {
             pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return;
-            const ssize_t n = ::recv(fd_, scratch, sizeof scratch, 0);
-            if (n <= 0) return;
+            if (::poll(&p, 1, remaining_ms(deadline)) <= 0 || !drop_input()) return;
         }
+    }
+
+    // Reads and drops what has arrived; false at the end of the stream or on an error.
+    bool drop_input() {
+        char scratch[16 * 1024];
+        const ssize_t n = ::recv(fd_, scratch, sizeof scratch, MSG_DONTWAIT);
+        return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
     }
 
 private:
     int fd_;
-    int stop_fd_;
+    std::string remote_;
     std::string buf_;
     std::size_t off_ = 0;
+    std::uint64_t consumed_ = 0;
 };
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {
@@ -143,6 +194,13 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 }
 
 Server::~Server() {
+    {
+        std::lock_guard lock(mutex_);
+        workers_exit_ = true;
+    }
+    queue_cv_.notify_all();
+    // After a cut (run() returned early), a handler may still be running.
+    for (std::thread& t : workers_) t.join();
     if (listen_fd_ >= 0) ::close(listen_fd_);
     queue_.clear();  // closes what is left
     returned_.clear();
@@ -154,28 +212,14 @@ void Server::route(const std::string& method, const std::string& path, Handler h
 }
 
 void Server::listen() {
-    const std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
     const std::string where = "cannot listen on " + options_.host + ":" + std::to_string(options_.port);
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(static_cast<std::uint16_t>(options_.port));
-        len = sizeof *v4;
-    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(static_cast<std::uint16_t>(options_.port));
-        len = sizeof *v6;
-    } else {
-        throw std::system_error(EINVAL, std::generic_category(), where + ": not a numeric address");
-    }
-    const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const std::optional<SocketAddress> address = numeric_address(options_.host, options_.port);
+    if (!address) throw std::system_error(EINVAL, std::generic_category(), where + ": not a numeric address");
+    const int fd = ::socket(address->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), where);
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    if (::bind(fd, address->get(), address->len) != 0 || ::listen(fd, SOMAXCONN) != 0) {
         const int e = errno;
         ::close(fd);
         throw std::system_error(e, std::generic_category(), where);
@@ -188,18 +232,33 @@ void Server::listen() {
     listen_fd_ = fd;
 }
 
+std::vector<std::string> Server::paths() const {
+    std::vector<std::string> out;
+    for (const auto& [path, methods] : routes_) out.push_back(path);
+    return out;
+}
+
+Server::Load Server::load() const {
+    std::lock_guard lock(mutex_);
+    return {static_cast<int>(in_flight_.size()), static_cast<int>(queue_.size())};
+}
+
 void Server::stop() {
+    // The time first, so that whoever sees stopping_ also sees when it began.
+    Clock::rep unset = 0;
+    stop_time_.compare_exchange_strong(unset, Clock::now().time_since_epoch().count());
     if (!stopping_.exchange(true)) {
         const char byte = 1;
         [[maybe_unused]] const ssize_t n = ::write(stop_pipe_[1], &byte, 1);
     }
 }
 
-void Server::run() {
-    std::vector<std::thread> workers;
-    for (int i = 0; i < options_.threads; ++i) workers.emplace_back([this] { worker(); });
+int Server::run() {
+    for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { worker(); });
+    const std::size_t capacity = static_cast<std::size_t>(options_.threads) + static_cast<std::size_t>(options_.max_queue);
 
-    // Connections waiting for a request; only this thread touches them.
+    // Connections waiting for a request, or being drained after reject();
+    // only this thread touches them.
     std::vector<std::unique_ptr<Client>> idle;
     std::vector<pollfd> fds;
     constexpr std::size_t kFixed = 3;  // fds: listen, stop, wake, then one per idle connection
@@ -221,7 +280,7 @@ void Server::run() {
         const int r = ::poll(fds.data(), fds.size(), timeout);
         if (r < 0) {
             if (errno == EINTR) continue;
-            std::cerr << "face-service: poll: " << std::strerror(errno) << "\n";
+            log_event(LogLevel::error, "poll failed; stopping", {{"error", std::strerror(errno)}});
             break;
         }
         if (fds[1].revents) break;
@@ -232,22 +291,41 @@ void Server::run() {
         }
 
         // Bytes, an end of stream or an error on an idle connection: a thread
-        // reads it. In poll order, which is the order they became idle.
+        // reads it, in poll order (the order they became idle), while the
+        // queue has room; past it the request is answered 503 here.
+        const auto ready_since = Clock::now();
         std::size_t woken = 0;
         for (std::size_t i = 0; i < idle.size(); ++i) {
             if (!fds[kFixed + i].revents) continue;
-            std::lock_guard lock(mutex_);
-            queue_.push_back(std::move(idle[i]));
-            ++woken;
+            Client& c = *idle[i];
+            if (c.draining) {
+                if (!c.drop_input()) idle[i].reset();
+                continue;
+            }
+            c.ready_since = ready_since;
+            {
+                std::lock_guard lock(mutex_);
+                if (queue_.size() + in_flight_.size() < capacity) {
+                    queue_.push_back(std::move(idle[i]));
+                    ++woken;
+                    continue;
+                }
+            }
+            if (reject(c)) {
+                c.draining = true;
+                c.idle_until = Clock::now() + kLingerTime;
+            } else {
+                idle[i].reset();
+            }
         }
-        if (woken > 0) {
-            std::erase(idle, nullptr);
-            if (woken == 1) queue_cv_.notify_one();
-            else queue_cv_.notify_all();
-        }
+        std::erase(idle, nullptr);
+        if (woken == 1) queue_cv_.notify_one();
+        else if (woken > 1) queue_cv_.notify_all();
 
         if (!(fds[0].revents & POLLIN)) continue;
-        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof peer;
+        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
         if (fd < 0) {
             // Out of descriptors (or the peer already left): wait a little rather than spin.
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
@@ -256,22 +334,35 @@ void Server::run() {
         }
         set_timeout(fd, SO_SNDTIMEO, options_.write_timeout);
         // A new connection waits here for its first byte, like an idle one.
-        idle.push_back(std::make_unique<Client>(fd, stop_pipe_[0]));
+        idle.push_back(std::make_unique<Client>(fd, format_address(peer)));
         idle.back()->idle_until = Clock::now() + options_.head_timeout;
     }
 
-    stopping_ = true;
-    ::close(listen_fd_);
+    stop();  // a no-op unless poll() failed: the grace period starts now
+    ::close(listen_fd_);  // new connections are refused from here on
     listen_fd_ = -1;
     idle.clear();  // idle connections are closed now
-    {
-        std::lock_guard lock(mutex_);  // no worker misses the wake-up
-    }
-    queue_cv_.notify_all();
-    for (std::thread& t : workers) t.join();
-    // Connections still queued, or handed back as the workers finished.
+    return drain(Clock::time_point(Clock::duration(stop_time_.load())) + options_.grace_period);
+}
+
+int Server::drain(Clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    returned_.clear();  // handed back just before stop(): idle, closed
+    const bool drained =
+        drained_cv_.wait_until(lock, deadline, [this] { return queue_.empty() && in_flight_.empty(); });
+    const int cut = drained ? 0 : static_cast<int>(queue_.size() + in_flight_.size());
+    // Reads and writes on these fail from now on, so the request threads
+    // return as soon as their handlers do (a slow upload at once).
+    for (int fd : in_flight_) ::shutdown(fd, SHUT_RDWR);
     queue_.clear();
-    returned_.clear();
+    workers_exit_ = true;
+    lock.unlock();
+    queue_cv_.notify_all();
+    if (drained) {
+        for (std::thread& t : workers_) t.join();
+        workers_.clear();
+    }
+    return cut;
 }
 
 void Server::worker() {
@@ -279,36 +370,102 @@ void Server::worker() {
         std::unique_ptr<Client> client;
         {
             std::unique_lock lock(mutex_);
-            queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (stopping_) return;  // run() closes the connections still queued
+            queue_cv_.wait(lock, [this] { return workers_exit_ || !queue_.empty(); });
+            if (workers_exit_) return;  // drain() closes the connections still queued
             client = std::move(queue_.front());
             queue_.pop_front();
+            in_flight_.insert(client->fd());
         }
         Next next = Next::close;
         try {
             next = serve_request(*client);
         } catch (const ConnectionLost&) {
         } catch (const std::exception& e) {
-            std::cerr << "face-service: connection: " << e.what() << "\n";
+            log_event(LogLevel::error, "connection error", {{"remote", client->remote()}, {"error", e.what()}});
         }
-        if (next == Next::ready) {
-            // The next request is already buffered: behind those waiting.
-            {
-                std::lock_guard lock(mutex_);
+        bool wake_run = false;
+        {
+            std::lock_guard lock(mutex_);
+            in_flight_.erase(client->fd());  // before the socket may be closed: drain() never sees a stale fd
+            if (next == Next::ready) {
+                // The next request is already buffered: behind those waiting.
+                client->ready_since = Clock::now();
                 queue_.push_back(std::move(client));
-            }
-            queue_cv_.notify_one();
-        } else if (next == Next::wait) {
-            client->idle_until = Clock::now() + options_.keep_alive_timeout;
-            {
-                std::lock_guard lock(mutex_);
+                queue_cv_.notify_one();
+            } else if (next == Next::wait && !stopping_) {
+                client->idle_until = Clock::now() + options_.keep_alive_timeout;
                 returned_.push_back(std::move(client));
+                wake_run = true;
             }
+            drained_cv_.notify_all();
+        }
+        if (wake_run) {
             const char byte = 1;
             [[maybe_unused]] const ssize_t n = ::write(wake_pipe_[1], &byte, 1);  // full: run() is awake anyway
         }
-        // Next::close: `client` closes the connection here.
+        // Otherwise `client`, if still held, closes the connection here.
     }
+}
+
+std::string_view Server::route_of(const Request& request) const {
+    const auto it = routes_.find(request.path);
+    return it == routes_.end() ? kOtherRoute : std::string_view(it->first);
+}
+
+bool Server::respond(Client& conn, const Request& request, Response& response, bool keep_alive,
+                     std::uint64_t bytes_in, bool blocking) {
+    response.headers.push_back({"X-Request-ID", request.id});
+    const std::string wire = serialize(response, keep_alive, request.method == "HEAD");
+    bool sent = true;
+    if (blocking) {
+        try {
+            conn.send_all(wire);
+        } catch (const ConnectionLost&) {
+            sent = false;
+        }
+    } else {
+        sent = conn.send_now(wire);
+    }
+    if (observer_) {
+        try {
+            observer_(Exchange{request, response, route_of(request), Clock::now() - conn.ready_since, bytes_in,
+                               sent ? wire.size() : 0, conn.remote()});
+        } catch (const std::exception& e) {
+            log_event(LogLevel::error, "request observer failed", {{"request_id", request.id}, {"error", e.what()}});
+        }
+    }
+    return sent;
+}
+
+// On the accepting thread: what has arrived is read (without waiting), the
+// head parsed when it is whole (for the id, the route and the log), and
+// the 503 sent without blocking.
+bool Server::reject(Client& conn) {
+    try {
+        if (conn.fill() == 0) return false;  // the client closed: nothing to answer
+    } catch (const ConnectionLost&) {
+        return false;
+    }
+    const std::uint64_t consumed_before = conn.consumed();
+    while (conn.pending().starts_with("\r\n")) conn.consume(2);
+    Request request;
+    if (const auto end = conn.pending().find("\r\n\r\n"); end != std::string_view::npos) {
+        try {
+            request = parse_request_head(conn.pending().substr(0, end));
+        } catch (const HttpError&) {
+            request = {};
+        }
+    }
+    request.id = request_id_for(request);
+    Response response = error_response(
+        503, "the server is busy: all " + std::to_string(options_.threads) + " request threads are taken and " +
+                 std::to_string(options_.max_queue) + " requests wait already; retry in a moment");
+    response.headers.push_back({"Retry-After", "1"});
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    const bool sent = respond(conn, request, response, false, conn.consumed() - consumed_before + conn.pending().size(), false);
+    if (!sent) return false;
+    ::shutdown(conn.fd(), SHUT_WR);
+    return true;
 }
 
 Response Server::dispatch(const Request& request) const {
@@ -329,9 +486,12 @@ Response Server::dispatch(const Request& request) const {
     try {
         return handler->second(request);
     } catch (const std::exception& e) {
-        std::cerr << "face-service: " << request.method << " " << request.path << ": " << e.what() << "\n";
+        log_event(LogLevel::error, "handler error",
+                  {{"request_id", request.id}, {"method", request.method}, {"path", request.path}, {"error", e.what()}});
         return error_response(500, "internal error");
     } catch (...) {
+        log_event(LogLevel::error, "handler error",
+                  {{"request_id", request.id}, {"method", request.method}, {"path", request.path}});
         return error_response(500, "internal error");
     }
 }
@@ -342,6 +502,7 @@ Response Server::dispatch(const Request& request) const {
 Server::Next Server::serve_request(Client& conn) {
     if (conn.pending().empty() && conn.fill() == 0) return Next::close;
 
+    const std::uint64_t consumed_before = conn.consumed();
     Request request;
     Response response;
     bool persistent = false;
@@ -364,6 +525,7 @@ Server::Next Server::serve_request(Client& conn) {
             if (end > options_.max_head)
                 throw HttpError(431, "request line and headers over " + std::to_string(options_.max_head) + " bytes");
             request = parse_request_head(conn.pending().substr(0, end));
+            request.id = request_id_for(request);
             conn.consume(end + 4);
 
             const BodyFraming framing = body_framing(request, options_.max_body);
@@ -403,9 +565,12 @@ Server::Next Server::serve_request(Client& conn) {
         unread_input = true;
     }
 
+    if (request.id.empty()) request.id = new_request_id();  // the head could not be read
+
     persistent = persistent && !unread_input && !stopping_ &&
                  conn.served + 1 < options_.max_requests_per_connection;
-    conn.send_all(serialize(response, persistent, request.method == "HEAD"));
+    if (!respond(conn, request, response, persistent, conn.consumed() - consumed_before, true))
+        return Next::close;
     ++conn.served;
     if (!persistent) {
         if (unread_input && !stopping_) conn.linger();

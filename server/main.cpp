@@ -1,12 +1,15 @@
 // face-service: the command line. `detect` runs the cascade on photos and
-// prints JSON; `serve` runs the HTTP API (server/service.h).
+// prints JSON; `serve` runs the HTTP API (server/service.h); `healthcheck`
+// asks a running server's GET /healthz (server/healthcheck.h).
 #include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <iostream>
@@ -20,7 +23,9 @@
 #include "mtcnn/image.h"
 #include "mtcnn/modes.h"
 #include "server/config.h"
+#include "server/healthcheck.h"
 #include "server/http_server.h"
+#include "server/log.h"
 #include "server/service.h"
 
 namespace {
@@ -37,16 +42,33 @@ constexpr const char* kUsage = R"(usage:
                       20 faithful, 12 default, 10 accurate; at least 8)
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
-                     [--max-body BYTES] [--max-pixels N] [--config FILE] [--weights DIR]
+                     [--max-body BYTES] [--max-pixels N] [--access-log json|off] [--grace-period S]
+                     [--max-queue N] [--config FILE] [--weights DIR]
       Serves the page at GET / and the HTTP API: POST /api/detect (the photo
       as the body, or a multipart form field `image`; ?mode=NAME&confidence=C),
-      GET /healthz, /readyz, /healthcheck. Flags beat the environment (FACE_SERVICE_PORT, then PORT;
+      GET /healthz, /readyz, /healthcheck, and /metrics (Prometheus text).
+      Flags beat the environment (FACE_SERVICE_PORT, then PORT;
       FACE_SERVICE_HOST, _THREADS, _MODE, _CONFIDENCE, _MAX_BODY, _MAX_PIXELS,
-      FACE_SERVICE_CONFIG), which beats the JSON config file
+      _ACCESS_LOG, _GRACE_PERIOD, _MAX_QUEUE, FACE_SERVICE_CONFIG), which beats
+      the JSON config file
       ({"port": 8000, "host": "0.0.0.0", "threads": 4, "mode": "default", "confidence": 0.95,
-        "max_body": 16777216, "max_pixels": 50000000}), which beats the defaults
+        "max_body": 16777216, "max_pixels": 50000000, "access_log": "json",
+        "grace_period": 20, "max_queue": 8}), which beats the defaults
       (port 8000, host 0.0.0.0, threads = cores, mode default, confidence 0.95,
-      max body 16 MiB, max pixels 50000000). SIGINT or SIGTERM stops it.
+      max body 16 MiB, max pixels 50000000, access log json, grace period 20 s,
+      max queue 2 x threads).
+      Logs are JSON lines on stderr, one per request with --access-log json
+      (the probes and /metrics are not logged).
+      --max-queue N   requests that may wait for a thread; past them a request
+                      gets 503 with Retry-After: 1 at once (0: none waits)
+      SIGINT or SIGTERM: new connections are refused at once, the requests in
+      flight finish (exit 0); those still running after the grace period are
+      cut (exit 1).
+  face-service healthcheck [--host ADDR] [--port N] [--timeout SECONDS]
+      GET /healthz on ADDR (default 127.0.0.1) and port N (default: serve's,
+      from FACE_SERVICE_PORT, PORT, the config file, or 8000) within SECONDS
+      (default 2): exit 0 on a 200, else 1 with the reason on stderr (also for
+      bad arguments: Docker reserves exit 2 in a HEALTHCHECK).
   face-service --help
 )";
 
@@ -124,7 +146,7 @@ int detect_command(const std::vector<std::string>& args) {
 }
 
 // Loads the detector while the socket already answers (/readyz 503), then
-// serves until SIGINT or SIGTERM.
+// serves until SIGINT or SIGTERM, and drains (server/http_server.h).
 int serve_command(const std::vector<std::string>& args) {
     const server::ServeConfig config = server::resolve_config(
         args, server::process_env, server::read_text_file, server::default_config(std::thread::hardware_concurrency()));
@@ -143,40 +165,89 @@ int serve_command(const std::vector<std::string>& args) {
     http_options.port = config.port;
     http_options.threads = config.threads;
     http_options.max_body = static_cast<std::uint64_t>(config.max_body);
+    http_options.max_queue = config.max_queue;
+    http_options.grace_period = std::chrono::seconds(config.grace_period);
     server::http::Server http(http_options);
-    server::FaceService service({config.mode, config.confidence, config.max_pixels, config.threads});
+    server::FaceService service(
+        {config.mode, config.confidence, config.max_pixels, config.threads, isa, config.access_log});
     service.install(http);
     http.listen();
 
-    std::thread signals([&http, stop_signals] {
+    std::atomic<bool> finishing{false};  // the SIGTERM below is ours, not a stop request
+    std::thread signals([&] {
         int signal = 0;
         sigwait(&stop_signals, &signal);
+        if (!finishing) {
+            const auto load = http.load();
+            server::log_event(server::LogLevel::info,
+                              std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                                  ": refusing new connections, finishing the requests in flight",
+                              {{"in_flight", load.in_flight + load.queued}, {"grace_period_s", config.grace_period}});
+        }
         http.stop();
     });
-    std::thread serving([&http] { http.run(); });
+    int cut = 0;
+    std::thread serving([&] { cut = http.run(); });
     // Joins both threads however the server stops: a load failure wakes the
     // signal thread with a SIGTERM of its own (blocked everywhere, so only
     // its sigwait takes it).
     auto finish = [&] {
         serving.join();
+        finishing = true;
         pthread_kill(signals.native_handle(), SIGTERM);
         signals.join();
     };
     try {
-        const auto load_time = service.load(engine::kernels_for(isa), config.weights_dir);
+        const auto load_time = service.load(config.weights_dir);
         const bool ipv6 = config.host.find(':') != std::string::npos;
-        std::cerr << "face-service: serving http://" << (ipv6 ? "[" + config.host + "]" : config.host) << ":"
-                  << http.port() << " with "
-                  << config.threads << " threads, ISA " << engine::isa_name(isa) << ", mode " << config.mode
-                  << ", ready in "
-                  << load_time.count() << " ms" << std::endl;
-    } catch (...) {
+        const std::string url =
+            "http://" + (ipv6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(http.port());
+        // bench/http_load.sh and tests/server/http_test.sh read "ready in N ms".
+        server::log_event(server::LogLevel::info,
+                          "serving " + url + " with " + std::to_string(config.threads) + " threads, ISA " +
+                              engine::isa_name(isa) + ", mode " + config.mode + ", ready in " +
+                              std::to_string(load_time.count()) + " ms",
+                          {{"url", url},
+                           {"threads", config.threads},
+                           {"isa", engine::isa_name(isa)},
+                           {"mode", config.mode},
+                           {"ready_ms", load_time.count()},
+                           {"max_queue", config.max_queue},
+                           {"grace_period_s", config.grace_period},
+                           {"access_log", config.access_log ? "json" : "off"}});
+    } catch (const std::exception& e) {
+        server::log_event(server::LogLevel::error, "start-up failed", {{"error", e.what()}});
         http.stop();
         finish();
-        throw;
+        return 1;
     }
     finish();
+    if (cut > 0) {
+        server::log_event(server::LogLevel::error,
+                          "grace period of " + std::to_string(config.grace_period) + " s over: " +
+                              std::to_string(cut) + " requests cut",
+                          {{"cut", cut}});
+        // Without waiting for the handlers still running (a long detection):
+        // the platform's own kill would come next. Nothing is on disk to flush.
+        std::_Exit(1);
+    }
+    server::log_event(server::LogLevel::info, "stopped: every request finished");
     return 0;
+}
+
+// Exit 0 when healthy, 1 otherwise, never 2 (Docker reserves it).
+int healthcheck_command(const std::vector<std::string>& args) {
+    try {
+        const server::HealthcheckConfig config =
+            server::resolve_healthcheck_config(args, server::process_env, server::read_text_file);
+        const std::string reason = server::check_health(
+            config.host, config.port, std::chrono::milliseconds(static_cast<long long>(config.timeout * 1000)));
+        if (reason.empty()) return 0;
+        std::cerr << "face-service healthcheck: " << reason << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "face-service healthcheck: " << e.what() << "\n";
+    }
+    return 1;
 }
 
 }  // namespace
@@ -189,14 +260,14 @@ int main(int argc, char** argv) {
             return args.empty() ? 2 : 0;
         }
         if (args[0] == "detect") return detect_command({args.begin() + 1, args.end()});
-        if (args[0] == "serve") {
+        if (args[0] == "serve" || args[0] == "healthcheck") {
             const std::vector<std::string> rest(args.begin() + 1, args.end());
             for (const std::string& a : rest)
                 if (a == "--help" || a == "-h") {
                     std::cout << kUsage;
                     return 0;
                 }
-            return serve_command(rest);
+            return args[0] == "serve" ? serve_command(rest) : healthcheck_command(rest);
         }
         throw UsageError("unknown command " + args[0]);
     } catch (const server::ConfigError& e) {

@@ -4,13 +4,14 @@
 
 #include <charconv>
 #include <cmath>
-#include <iostream>
 #include <new>
 #include <span>
 
+#include "engine/cpu.h"
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
 #include "server/assets.h"
+#include "server/log.h"
 
 namespace server {
 namespace {
@@ -23,6 +24,16 @@ using http::Response;
 // several scales and every buffer size class is touched once), small enough
 // to take milliseconds. Smooth gradients, no face.
 constexpr int kWarmUpSide = 96;
+
+// Probes and scrapes: counted, never logged (service.h).
+bool is_quiet_route(std::string_view route) {
+    return route == "/healthz" || route == "/readyz" || route == "/healthcheck" || route == "/metrics";
+}
+
+void log_handler_error(const Request& request, std::string_view error) {
+    log_event(LogLevel::error, "request failed",
+              {{"request_id", request.id}, {"method", request.method}, {"path", request.path}, {"error", error}});
+}
 
 mtcnn::Image warm_up_image() {
     mtcnn::Image image;
@@ -54,13 +65,13 @@ http::Handler with_json_errors(http::Handler handler) {
         } catch (const mtcnn::ImageTooLarge& e) {
             return http::error_response(413, e.what());
         } catch (const std::bad_alloc&) {
-            std::cerr << "face-service: " << request.method << " " << request.path << ": out of memory\n";
+            log_handler_error(request, "out of memory");
             return http::error_response(500, "out of memory");
         } catch (const std::exception& e) {
-            std::cerr << "face-service: " << request.method << " " << request.path << ": " << e.what() << "\n";
+            log_handler_error(request, e.what());
             return http::error_response(500, "internal error");
         } catch (...) {
-            std::cerr << "face-service: " << request.method << " " << request.path << ": unknown exception\n";
+            log_handler_error(request, "unknown exception");
             return http::error_response(500, "internal error");
         }
     };
@@ -122,7 +133,9 @@ std::string_view request_image(const Request& request) {
     return request.body;
 }
 
-FaceService::FaceService(ServiceOptions options) : options_(std::move(options)) {}
+FaceService::FaceService(ServiceOptions options)
+    : options_(std::move(options)),
+      metrics_({std::string(engine::isa_name(options_.isa)), options_.default_mode, options_.threads}) {}
 
 void FaceService::install(http::Server& server) {
     server.route("POST", "/api/detect", with_json_errors([this](const Request& r) { return detect(r); }));
@@ -131,16 +144,37 @@ void FaceService::install(http::Server& server) {
     server.route("GET", "/readyz", with_json_errors([this](const Request&) { return readyz(); }));
     server.route("GET", "/healthcheck",
                  with_json_errors([](const Request&) { return http::json_response(200, {{"OK", true}}); }));
+    server.route("GET", "/metrics", with_json_errors([this, &server](const Request&) {
+                     return metrics(server.load(), server.rejected());
+                 }));
     // The page works before load(): it answers at once, and its detection
     // request gets the 503 "not ready" like any other.
     for (const Asset& asset : page_assets())
         server.route("GET", std::string(asset.path),
                      with_json_errors([path = asset.path](const Request&) { return asset_response(path); }));
+    // Every route's series exist before the first request: the map is
+    // read-only from here on.
+    for (const std::string& path : server.paths()) metrics_.add_route(path);
+    server.on_exchange([this](const http::Exchange& e) { record(e); });
 }
 
-std::chrono::milliseconds FaceService::load(const engine::Kernels& kernels, const std::string& weights_dir) {
+void FaceService::record(const http::Exchange& e) const {
+    metrics_.observe_request(e.route, e.response.status, std::chrono::duration<double>(e.duration).count());
+    if (options_.access_log && !is_quiet_route(e.route))
+        log_event(access_log_level(e.response.status), "request", access_log_fields(e));
+}
+
+Response FaceService::metrics(const http::Server::Load& load, std::uint64_t rejected) const {
+    Response r;
+    r.content_type = std::string(kMetricsContentType);
+    r.body = metrics_.render({ready(), load.in_flight, load.queued, rejected});
+    return r;
+}
+
+std::chrono::milliseconds FaceService::load(const std::string& weights_dir) {
     const auto start = std::chrono::steady_clock::now();
-    auto detector = std::make_unique<const mtcnn::Detector>(kernels, weights_dir, options_.threads);
+    auto detector = std::make_unique<const mtcnn::Detector>(engine::kernels_for(options_.isa), weights_dir,
+                                                            options_.threads);
     mtcnn::detect(*detector, warm_up_image(), mtcnn::find_mode(options_.default_mode), options_.default_confidence);
     detector_ = std::move(detector);
     load_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
@@ -200,7 +234,12 @@ Response FaceService::detect(const Request& request) const {
     const mtcnn::Image image =
         mtcnn::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
                             mtcnn::DecodeLimits{options_.max_pixels});
-    return http::json_response(200, mtcnn::faces_to_json(mtcnn::detect(*detector_, image, mode, confidence)));
+    mtcnn::DetectStats stats;
+    const std::vector<mtcnn::Face> faces = mtcnn::detect(*detector_, image, mode, confidence, &stats);
+    metrics_.observe_detection(stats, faces.size(), static_cast<double>(image.width) * image.height / 1e6);
+    Response r = http::json_response(200, mtcnn::faces_to_json(faces));
+    r.log_fields["faces"] = faces.size();
+    return r;
 }
 
 }  // namespace server

@@ -12,6 +12,10 @@
 //                       and one warm-up detection has run, then 200
 //                       {"status": "ready", "isa": ..., "threads": ..., ...}.
 //   GET  /healthcheck   200 {"OK": true}: the predecessor's monitor endpoint.
+//   GET  /metrics       the counters in the Prometheus text format 0.0.4
+//                       (server/metrics.h lists the families); reads
+//                       counters only, never the detector, so it answers
+//                       before load() and while detections run.
 //   GET  /, /app.js, /app.css
 //                       the web page, embedded in the binary (server/assets.h):
 //                       pick or drop a photo, see the faces; sent with a
@@ -29,9 +33,17 @@
 //        format is read from the bytes, whatever the Content-Type says
 //   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated;
 //        mode not one of the modes, or repeated
-//   503  /api/detect before the detector is ready (with Retry-After)
+//   503  /api/detect before the detector is ready (with Retry-After);
+//        any request when every request thread is busy and max_queue
+//        requests wait already (Retry-After: 1; server/http_server.h)
 //   404 / 405  unknown path / wrong method (with Allow)
 //   500  anything unexpected; the message goes to stderr, the server goes on
+//
+// Every response carries X-Request-ID (the client's when valid). Each
+// request gets one JSON access-log line on stderr (server/log.h), except
+// the probes and scrapes (/healthz, /readyz, /healthcheck, /metrics), which
+// would drown the log: a kubelet alone asks every few seconds. They are
+// counted in /metrics like every other route.
 #pragma once
 
 #include <atomic>
@@ -45,6 +57,7 @@
 #include "mtcnn/detector.h"
 #include "mtcnn/modes.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace server {
 
@@ -53,6 +66,8 @@ struct ServiceOptions {
     double default_confidence = 0.95;
     std::int64_t max_pixels = 50'000'000;
     int threads = 1;  // the request threads, and those one detection may use; reported by /readyz
+    engine::Isa isa = engine::Isa::scalar;  // the kernels load() uses; reported by /readyz and /metrics
+    bool access_log = true;                 // one JSON line per request on stderr
 };
 
 // The one exception-to-JSON wrapper every route goes through: typed errors of
@@ -63,21 +78,29 @@ class FaceService {
 public:
     explicit FaceService(ServiceOptions options);
 
-    // Registers the routes; they answer (503 where it matters) before load().
+    // Registers the routes, and the observer that counts every request in
+    // /metrics and writes the access log; they answer (503 where it
+    // matters) before load(). `server` must outlive the service's use.
     void install(http::Server& server);
 
-    // Loads the networks, runs one warm-up detection on a small synthetic
-    // photo, then marks the service ready. Call once, from one thread.
-    // Returns the time it took.
-    std::chrono::milliseconds load(const engine::Kernels& kernels, const std::string& weights_dir);
+    // Loads the networks (with options.isa's kernels), runs one warm-up
+    // detection on a small synthetic photo, then marks the service ready.
+    // Call once, from one thread. Returns the time it took.
+    std::chrono::milliseconds load(const std::string& weights_dir);
 
     bool ready() const { return ready_.load(std::memory_order_acquire); }
 
     http::Response detect(const http::Request& request) const;
     http::Response readyz() const;
+    // The /metrics body with the server's live gauges.
+    http::Response metrics(const http::Server::Load& load, std::uint64_t rejected) const;
+    // Counts the request in /metrics and logs it (unless a probe, or the
+    // access log is off). What the observer installed by install() does.
+    void record(const http::Exchange& exchange) const;
 
 private:
     ServiceOptions options_;
+    mutable ServiceMetrics metrics_;  // thread-safe counters
     std::unique_ptr<const mtcnn::Detector> detector_;  // set once, before ready_
     std::atomic<bool> ready_{false};
     mutable std::atomic<int> in_flight_{0};  // detections running (IdleTrim in service.cpp)

@@ -59,6 +59,41 @@ TEST(ServeConfig, Defaults) {
     EXPECT_EQ(c.max_pixels, 50'000'000);
     EXPECT_EQ(c.weights_dir, "");
     EXPECT_EQ(c.mode, "default");
+    EXPECT_TRUE(c.access_log);
+    EXPECT_EQ(c.grace_period, 20);
+    EXPECT_EQ(c.max_queue, 16);  // 2 x threads
+}
+
+TEST(ServeConfig, MaxQueueDefaultFollowsTheResolvedThreads) {
+    EXPECT_EQ(resolve({{"--threads", "3"}}).max_queue, 6);
+    EXPECT_EQ(resolve({{}, {{"FACE_SERVICE_THREADS", "1"}}}).max_queue, 2);
+    EXPECT_EQ(server::default_config(4).max_queue, 8);
+    // Given, it is kept whatever the threads, 0 included.
+    EXPECT_EQ(resolve({{"--threads", "3", "--max-queue", "0"}}).max_queue, 0);
+    EXPECT_EQ(resolve({{"--threads", "3"}, {{"FACE_SERVICE_MAX_QUEUE", "100"}}}).max_queue, 100);
+    EXPECT_EQ(resolve({{"--config", "/c.json"}, {}, {{"/c.json", R"({"max_queue": 1, "threads": 7})"}}}).max_queue, 1);
+}
+
+TEST(ServeConfig, AccessLogGracePeriodMaxQueueFromEverySource) {
+    const Inputs file{{"--config", "/c.json"}, {}, {{"/c.json", R"({"access_log": "off", "grace_period": 5, "max_queue": 3})"}}};
+    ServeConfig c = resolve(file);
+    EXPECT_FALSE(c.access_log);
+    EXPECT_EQ(c.grace_period, 5);
+    EXPECT_EQ(c.max_queue, 3);
+
+    Inputs env = file;
+    env.env = {{"FACE_SERVICE_ACCESS_LOG", "json"}, {"FACE_SERVICE_GRACE_PERIOD", "0"}, {"FACE_SERVICE_MAX_QUEUE", "4"}};
+    c = resolve(env);
+    EXPECT_TRUE(c.access_log);
+    EXPECT_EQ(c.grace_period, 0);
+    EXPECT_EQ(c.max_queue, 4);
+
+    Inputs flags = env;
+    flags.args.insert(flags.args.end(), {"--access-log=off", "--grace-period", "3600", "--max-queue", "65536"});
+    c = resolve(flags);
+    EXPECT_FALSE(c.access_log);
+    EXPECT_EQ(c.grace_period, 3600);
+    EXPECT_EQ(c.max_queue, 65536);
 }
 
 TEST(ServeConfig, UnknownHardwareConcurrencyMeansOneThread) {
@@ -215,6 +250,15 @@ const InvalidCase kInvalidCases[] = {
     {"--mode", "FACE_SERVICE_MODE", nullptr, "Default", "mode"},
     {"--host", "FACE_SERVICE_HOST", nullptr, "example.com", "host"},
     {"--host", "FACE_SERVICE_HOST", nullptr, "300.1.1.1", "host"},
+    {"--access-log", "FACE_SERVICE_ACCESS_LOG", nullptr, "JSON", "access log"},
+    {"--access-log", "FACE_SERVICE_ACCESS_LOG", nullptr, "on", "access log"},
+    {"--grace-period", "FACE_SERVICE_GRACE_PERIOD", "grace_period", "-1", "grace period"},
+    {"--grace-period", "FACE_SERVICE_GRACE_PERIOD", "grace_period", "3601", "grace period"},
+    {"--grace-period", "FACE_SERVICE_GRACE_PERIOD", "grace_period", "1.5", "grace period"},
+    {"--grace-period", "FACE_SERVICE_GRACE_PERIOD", nullptr, "20s", "grace period"},
+    {"--max-queue", "FACE_SERVICE_MAX_QUEUE", "max_queue", "-1", "max queue"},
+    {"--max-queue", "FACE_SERVICE_MAX_QUEUE", "max_queue", "65537", "max queue"},
+    {"--max-queue", "FACE_SERVICE_MAX_QUEUE", nullptr, "ten", "max queue"},
 };
 
 // "0_port_abc", "17_max_body_16MiB": readable test names.
@@ -250,6 +294,13 @@ TEST(ServeConfig, InvalidFileValueNamesKeyAndFile) {
         EXPECT_NE(msg.find(std::string("invalid ") + p.name_in_message), std::string::npos) << msg;
         EXPECT_NE(msg.find(std::string("\"") + p.file_key + "\" in config file /c.json"), std::string::npos) << msg;
     }
+}
+
+TEST(ServeConfig, AccessLogMessageNamesTheChoices) {
+    EXPECT_EQ(error_of({{}, {{"FACE_SERVICE_ACCESS_LOG", "yes"}}}),
+              "invalid access log 'yes' from FACE_SERVICE_ACCESS_LOG (environment): must be json or off");
+    EXPECT_NE(error_of({{"--config", "/c.json"}, {}, {{"/c.json", R"({"access_log": true})"}}}).find("JSON string"),
+              std::string::npos);
 }
 
 TEST(ServeConfig, FileTypesAreChecked) {
@@ -288,6 +339,68 @@ TEST(ServeConfig, ReadsRealEnvironment) {
     ::unsetenv("FACE_SERVICE_CONFIG_TEST_VARIABLE");
     EXPECT_EQ(server::process_env("FACE_SERVICE_CONFIG_TEST_VARIABLE"), std::nullopt);
     EXPECT_THROW(server::read_text_file("/nonexistent/face-service.json"), std::runtime_error);
+}
+
+}  // namespace
+
+namespace {
+
+server::HealthcheckConfig healthcheck(const Inputs& in) {
+    const server::EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
+        const auto it = in.env.find(name);
+        if (it == in.env.end()) return std::nullopt;
+        return it->second;
+    };
+    const server::FileReader read = [&](const std::string& path) -> std::string {
+        const auto it = in.files.find(path);
+        if (it == in.files.end()) throw std::runtime_error("No such file or directory");
+        return it->second;
+    };
+    return server::resolve_healthcheck_config(in.args, env, read);
+}
+
+std::string healthcheck_error(const Inputs& in) {
+    try {
+        healthcheck(in);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(HealthcheckConfig, Defaults) {
+    const server::HealthcheckConfig c = healthcheck({});
+    EXPECT_EQ(c.host, "127.0.0.1");
+    EXPECT_EQ(c.port, 8000);
+    EXPECT_DOUBLE_EQ(c.timeout, 2.0);
+}
+
+TEST(HealthcheckConfig, PortResolvedLikeServe) {
+    EXPECT_EQ(healthcheck({{}, {{"PORT", "8123"}}}).port, 8123);
+    EXPECT_EQ(healthcheck({{}, {{"PORT", "8123"}, {"FACE_SERVICE_PORT", "8124"}}}).port, 8124);
+    EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_CONFIG", "/c.json"}}, {{"/c.json", R"({"port": 9000})"}}}).port, 9000);
+    EXPECT_EQ(healthcheck({{"--port", "8125"}, {{"FACE_SERVICE_PORT", "8124"}}}).port, 8125);
+    EXPECT_EQ(healthcheck({{"--port=8126"}}).port, 8126);
+}
+
+TEST(HealthcheckConfig, HostAndTimeout) {
+    EXPECT_EQ(healthcheck({{"--host", "::1"}}).host, "::1");
+    EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_HOST", "10.1.2.3"}}}).host, "10.1.2.3");  // where serve listens
+    EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_HOST", "::"}}}).host, "::1");  // a wildcard: asked on the loopback
+    EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_HOST", "0.0.0.0"}}}).host, "127.0.0.1");
+    EXPECT_DOUBLE_EQ(healthcheck({{"--timeout", "0.5"}}).timeout, 0.5);
+    EXPECT_DOUBLE_EQ(healthcheck({{"--timeout=10"}}).timeout, 10.0);
+}
+
+TEST(HealthcheckConfig, InvalidArgumentsAreRefused) {
+    for (const char* t : {"0", "-1", "abc", "", "nan", "inf", "3601"})
+        EXPECT_NE(healthcheck_error({{"--timeout", t}}).find("invalid timeout"), std::string::npos) << t;
+    EXPECT_NE(healthcheck_error({{"--port", "0"}}).find("invalid port '0' from --port"), std::string::npos);
+    EXPECT_NE(healthcheck_error({{"--host", "example.com"}}).find("invalid host"), std::string::npos);
+    EXPECT_NE(healthcheck_error({{"--threads", "2"}}).find("unknown option --threads"), std::string::npos);
+    EXPECT_NE(healthcheck_error({{"extra"}}).find("takes no arguments"), std::string::npos);
+    EXPECT_NE(healthcheck_error({{"--timeout"}}).find("--timeout needs a value"), std::string::npos);
+    EXPECT_NE(healthcheck_error({{}, {{"PORT", "x"}}}).find("invalid port 'x' from PORT"), std::string::npos);
 }
 
 }  // namespace

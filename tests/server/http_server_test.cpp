@@ -3,7 +3,9 @@
 // their persistent connections however many wait; idle connections (silent
 // new ones, persistent ones between requests) hold no thread; pipelined
 // requests are answered in order; idle connections are closed on time and
-// at stop().
+// at stop(). Request ids are kept or replaced and echoed; the observer sees
+// every exchange; a full queue answers 503 at once; stop() lets requests in
+// flight finish, and cuts them after the grace period.
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
@@ -16,6 +18,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,10 +37,52 @@ long long ms_since(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
+// Holds the handlers of GET /hold until open() (or the gate's end).
+class Gate {
+public:
+    ~Gate() { open(); }
+    void pass() {
+        std::unique_lock lock(mutex_);
+        ++entered_;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return open_; });
+    }
+    void open() {
+        std::lock_guard lock(mutex_);
+        open_ = true;
+        cv_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int entered_ = 0;
+    bool open_ = false;
+};
+
+// Polls `condition` every 5 ms for up to `timeout`.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = Clock::now() + timeout;
+    while (!condition()) {
+        if (Clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+// What the observer saw of one exchange (the Exchange itself refers to
+// objects that live only during the call).
+struct Seen {
+    std::string id, route, method;
+    int status = 0;
+    std::uint64_t bytes_in = 0, bytes_out = 0;
+    std::string remote;
+};
+
 // A server::http::Server on 127.0.0.1, any free port, served on a thread
 // until the end of the test. GET /work?QUERY takes `work` (a sleep: the
 // test measures turns, not CPU) and answers {"query": QUERY}; the server
-// side order of the queries is kept in order().
+// side order of the queries is kept in order(). GET /hold waits for gate().
 class TestServer {
 public:
     TestServer(server::http::ServerOptions options, std::chrono::milliseconds work) : server_(local(options)) {
@@ -48,18 +94,41 @@ public:
             }
             return server::http::json_response(200, {{"query", r.query}});
         });
+        server_.route("GET", "/hold", [this](const server::http::Request&) {
+            gate_.pass();
+            return server::http::json_response(200, {{"held", true}});
+        });
+        server_.route("POST", "/upload", [](const server::http::Request& r) {
+            return server::http::json_response(200, {{"bytes", r.body.size()}});
+        });
+        server_.on_exchange([this](const server::http::Exchange& e) {
+            std::lock_guard lock(mutex_);
+            seen_.push_back({e.request.id, std::string(e.route), e.request.method, e.response.status, e.bytes_in,
+                             e.bytes_out, std::string(e.remote)});
+        });
         server_.listen();
-        thread_ = std::thread([this] { server_.run(); });
+        thread_ = std::thread([this] { cut_ = server_.run(); });
     }
-    ~TestServer() { stop(); }
-    void stop() {
+    ~TestServer() {
+        gate_.open();
+        stop();
+    }
+    // Returns what run() returned: the requests cut.
+    int stop() {
         server_.stop();
         if (thread_.joinable()) thread_.join();
+        return cut_;
     }
     int port() const { return server_.port(); }
+    server::http::Server& server() { return server_; }
+    Gate& gate() { return gate_; }
     std::vector<std::string> order() {
         std::lock_guard lock(mutex_);
         return order_;
+    }
+    std::vector<Seen> seen() {
+        std::lock_guard lock(mutex_);
+        return seen_;
     }
 
 private:
@@ -68,10 +137,13 @@ private:
         o.port = 0;
         return o;
     }
+    Gate gate_;  // outlives server_, whose destructor joins threads that may wait on it (opened first)
     server::http::Server server_;
     std::thread thread_;
+    int cut_ = -1;
     std::mutex mutex_;
     std::vector<std::string> order_;
+    std::vector<Seen> seen_;
 };
 
 // One TCP connection; replies are framed by Content-Length (all ours are).
@@ -80,7 +152,15 @@ public:
     struct Reply {
         int status = 0;  // 0: the server closed the connection before a reply
         bool keep_alive = false;
+        std::string head;  // status line and headers
         std::string body;
+        // The value of a header (names as the server writes them), or "(absent)".
+        std::string header(const std::string& name) const {
+            const std::size_t at = head.find("\r\n" + name + ": ");
+            if (at == std::string::npos) return "(absent)";
+            const std::size_t from = at + 4 + name.size();
+            return head.substr(from, head.find("\r\n", from) - from);
+        }
     };
 
     explicit RawClient(int port) {
@@ -112,6 +192,7 @@ public:
         const std::string head = buf_.substr(0, end);
         buf_.erase(0, end + 4);
         Reply reply;
+        reply.head = head;
         reply.status = std::stoi(head.substr(9, 3));  // "HTTP/1.1 200 OK"
         reply.keep_alive = head.find("\r\nConnection: keep-alive") != std::string::npos;
         const std::size_t at = head.find("\r\nContent-Length: ");
@@ -293,6 +374,225 @@ TEST(HttpServer, StopClosesIdleConnections) {
     EXPECT_LT(ms_since(start), 2'000);
     EXPECT_TRUE(silent.closed_within(1s));
     EXPECT_TRUE(persistent.closed_within(1s));
+}
+
+bool is_hex_id(const std::string& id) {
+    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+TEST(HttpServer, RequestIdKeptWhenValidElseReplacedAndEchoedOnEveryResponse) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    TestServer server(options, 0ms);
+    RawClient client(server.port());
+    const auto with_id = [](const std::string& path, const std::string& id) {
+        return "GET " + path + " HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + id + "\r\n\r\n";
+    };
+    const std::string longest(128, 'a');
+    for (const std::string& id : {std::string("abc-123"), std::string("A.b_c:d-9"), longest}) {
+        client.send(with_id("/work?1", id));
+        EXPECT_EQ(client.read_reply().header("X-Request-ID"), id);
+        client.send(with_id("/nowhere", id));  // the server's own 404
+        const RawClient::Reply reply = client.read_reply();
+        EXPECT_EQ(reply.status, 404);
+        EXPECT_EQ(reply.header("X-Request-ID"), id);
+    }
+    std::vector<std::string> fresh;
+    for (const std::string& id : {std::string("has space"), std::string(129, 'a'), std::string("a/b"),
+                                  std::string("\xc3\xa9t\xc3\xa9"), std::string("a\"b")}) {
+        client.send(with_id("/work?2", id));
+        const std::string echoed = client.read_reply().header("X-Request-ID");
+        EXPECT_TRUE(is_hex_id(echoed)) << id << " -> " << echoed;
+        fresh.push_back(echoed);
+    }
+    client.send(RawClient::get("3"));  // none sent
+    fresh.push_back(client.read_reply().header("X-Request-ID"));
+    EXPECT_TRUE(is_hex_id(fresh.back()));
+    std::sort(fresh.begin(), fresh.end());
+    EXPECT_EQ(std::unique(fresh.begin(), fresh.end()), fresh.end()) << "the same fresh id twice";
+
+    // A head that cannot be read gets an id too.
+    RawClient broken(server.port());
+    broken.send("NOT HTTP\r\n\r\n");
+    const RawClient::Reply reply = broken.read_reply();
+    EXPECT_EQ(reply.status, 400);
+    EXPECT_TRUE(is_hex_id(reply.header("X-Request-ID"))) << reply.head;
+}
+
+TEST(HttpServer, ObserverSeesEveryExchange) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    TestServer server(options, 0ms);
+    RawClient client(server.port());
+    const std::string first = "GET /work?q HTTP/1.1\r\nHost: x\r\nX-Request-ID: one\r\n\r\n";
+    const std::string second = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    client.send(first);
+    const RawClient::Reply a = client.read_reply();
+    client.send(second);
+    const RawClient::Reply b = client.read_reply();
+    client.send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.read_reply();
+    ASSERT_TRUE(eventually([&] { return server.seen().size() == 3; }));
+    const std::vector<Seen> seen = server.seen();
+    EXPECT_EQ(seen[0].id, "one");
+    EXPECT_EQ(seen[0].route, "/work");
+    EXPECT_EQ(seen[0].status, 200);
+    EXPECT_EQ(seen[0].bytes_in, first.size());
+    EXPECT_EQ(seen[0].bytes_out, a.head.size() + 4 + a.body.size());
+    EXPECT_TRUE(seen[0].remote.starts_with("127.0.0.1:")) << seen[0].remote;
+    EXPECT_EQ(seen[1].route, "/upload");
+    EXPECT_EQ(seen[1].method, "POST");
+    EXPECT_EQ(seen[1].bytes_in, second.size());
+    EXPECT_EQ(seen[1].bytes_out, b.head.size() + 4 + b.body.size());
+    EXPECT_EQ(seen[2].route, "other");  // never the raw path
+    EXPECT_EQ(seen[2].status, 404);
+}
+
+// threads + max_queue requests are taken; the next ones get a fast 503 and
+// the server serves normally afterwards.
+TEST(HttpServer, FullQueueAnswers503AtOnce) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.max_queue = 1;
+    TestServer server(options, 0ms);
+    RawClient held(server.port());
+    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    RawClient queued(server.port());
+    queued.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.server().load().queued == 1; }));
+
+    for (int i = 0; i < 3; ++i) {
+        RawClient extra(server.port());
+        const auto start = Clock::now();
+        extra.send("GET /work?extra HTTP/1.1\r\nHost: x\r\nX-Request-ID: extra-" + std::to_string(i) + "\r\n\r\n");
+        const RawClient::Reply reply = extra.read_reply(5s);
+        EXPECT_LT(ms_since(start), 1'000);
+        EXPECT_EQ(reply.status, 503);
+        EXPECT_EQ(reply.header("Retry-After"), "1");
+        EXPECT_EQ(reply.header("X-Request-ID"), "extra-" + std::to_string(i));
+        EXPECT_FALSE(reply.keep_alive);
+        EXPECT_TRUE(nlohmann::json::parse(reply.body).at("detail").get<std::string>().find("busy") != std::string::npos)
+            << reply.body;
+        EXPECT_TRUE(extra.closed_within(3s));
+    }
+    EXPECT_EQ(server.server().rejected(), 3u);
+
+    server.gate().open();
+    EXPECT_EQ(held.read_reply().status, 200);
+    EXPECT_EQ(queued.read_reply().status, 200);
+    RawClient after(server.port());
+    after.send(RawClient::get("after"));
+    EXPECT_EQ(after.read_reply().status, 200);
+    EXPECT_EQ(server.server().rejected(), 3u);
+    const std::vector<Seen> seen = server.seen();
+    EXPECT_EQ(std::count_if(seen.begin(), seen.end(), [](const Seen& s) { return s.status == 503 && s.route == "/work"; }),
+              3);
+}
+
+TEST(HttpServer, MaxQueueZeroServesOnlyWhenAThreadIsFree) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.max_queue = 0;
+    TestServer server(options, 0ms);
+    RawClient held(server.port());
+    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    RawClient extra(server.port());
+    extra.send(RawClient::get("extra"));
+    EXPECT_EQ(extra.read_reply().status, 503);
+    server.gate().open();
+    EXPECT_EQ(held.read_reply().status, 200);
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 0; }));
+    RawClient after(server.port());
+    after.send(RawClient::get("after"));
+    EXPECT_EQ(after.read_reply().status, 200);
+}
+
+// True when a new connection is refused (the listening socket is closed).
+bool refused(int port) {
+    try {
+        RawClient probe(port);
+        return false;
+    } catch (const std::runtime_error&) {
+        return true;
+    }
+}
+
+TEST(HttpServer, StopFinishesRequestsInFlightAndRefusesNewConnections) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.grace_period = 10s;
+    TestServer server(options, 0ms);
+    RawClient held(server.port());
+    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    RawClient queued(server.port());  // received, waiting for the one thread: in flight too
+    queued.send(RawClient::get("queued"));
+    ASSERT_TRUE(eventually([&] { return server.server().load().queued == 1; }));
+
+    int cut = -1;
+    std::thread stopper([&] { cut = server.stop(); });
+    EXPECT_TRUE(eventually([&] { return refused(server.port()); }, 2s)) << "still accepting after stop()";
+    std::this_thread::sleep_for(100ms);
+    server.gate().open();
+    const RawClient::Reply a = held.read_reply();
+    EXPECT_EQ(a.status, 200);
+    EXPECT_FALSE(a.keep_alive);  // Connection: close while stopping
+    EXPECT_EQ(queued.read_reply().status, 200);
+    stopper.join();
+    EXPECT_EQ(cut, 0);
+}
+
+TEST(HttpServer, GracePeriodCutsAHandlerThatDoesNotFinish) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.grace_period = 1s;
+    TestServer server(options, 0ms);
+    RawClient held(server.port());
+    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    // run() returns after the grace period, with the handler still held.
+    const auto start = Clock::now();
+    const int cut = server.stop();
+    EXPECT_GE(ms_since(start), 900);
+    EXPECT_LT(ms_since(start), 2'500);
+    EXPECT_EQ(cut, 1);
+    EXPECT_EQ(held.read_reply(2s).status, 0) << "a cut request got a reply";
+}
+
+TEST(HttpServer, GracePeriodCutsASlowUpload) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.grace_period = 1s;
+    TestServer server(options, 0ms);
+    RawClient slow(server.port());
+    slow.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst bytes");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    const auto start = Clock::now();
+    EXPECT_EQ(server.stop(), 1);
+    EXPECT_GE(ms_since(start), 900);
+    EXPECT_LT(ms_since(start), 2'500);
+    EXPECT_TRUE(slow.closed_within(1s));
+}
+
+TEST(HttpServer, GracePeriodLetsASlowUploadThatFinishesInTimeThrough) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.grace_period = 5s;
+    TestServer server(options, 0ms);
+    RawClient slow(server.port());
+    slow.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    int cut = -1;
+    std::thread stopper([&] { cut = server.stop(); });
+    std::this_thread::sleep_for(300ms);
+    slow.send("67890");
+    const RawClient::Reply reply = slow.read_reply();
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.body, R"({"bytes":10})");
+    stopper.join();
+    EXPECT_EQ(cut, 0);
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `face-service serve` over real sockets, with curl: the predecessor's API and
 # examples, every error status with a JSON {"detail": ...}, the body and pixel
-# limits, the health endpoints, and a clean exit on SIGTERM.
+# limits, the health endpoints, request ids and the JSON access log, /metrics
+# counters moving, and SIGTERM: a clean exit, a request in flight still
+# answered, new connections refused, and the grace period cutting a slow
+# upload.
 # Arguments: BINARY SHARED_DIR. Exit 77 (skipped) without ../shared or curl.
 set -u
 bin=$1
@@ -56,6 +59,48 @@ call_error() {
     "$tmp/body" 2> /dev/null || fail "no JSON detail for curl ${*:2}: $(head -c 300 "$tmp/body")"
 }
 faces() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d, list); print(len(d))' "$tmp/body"; }
+
+# metrics FILE: GET /metrics into FILE, checking its Content-Type.
+metrics() {
+  local type
+  type=$(curl -sS -o "$1" -w '%{content_type}' "$base/metrics") || fail "GET /metrics failed"
+  [ "$type" = "text/plain; version=0.0.4; charset=utf-8" ] || fail "/metrics Content-Type: $type"
+}
+# metric FILE 'name{labels}': the sample's value, 0 when absent (the strict
+# format checks are tests/server/metrics_test.cpp's).
+metric() {
+  python3 - "$1" "$2" << 'PY'
+import sys
+series = {}
+for line in open(sys.argv[1]):
+    if not line.startswith("#"):
+        name, value = line.rstrip("\n").rsplit(" ", 1)
+        series[name] = float(value)
+print(int(series.get(sys.argv[2], 0)))
+PY
+}
+
+# slow_upload PORT PHOTO FIRST_BYTES PAUSE_S SIGNAL_FILE: POSTs PHOTO to
+# /api/detect on PORT: FIRST_BYTES of it, then touches SIGNAL_FILE, then the
+# rest after PAUSE_S seconds; prints the status ("closed" when none came).
+slow_upload() {
+  python3 - "$@" << 'PY'
+import socket, sys, time
+port, photo, first, pause, signal_file = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+body = open(photo, "rb").read()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"POST /api/detect HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body))
+s.sendall(body[:first])
+open(signal_file, "w").close()
+time.sleep(pause)
+try:
+    s.sendall(body[first:])
+    reply = s.recv(65536)
+except OSError:
+    reply = b""
+print(reply.split(b" ")[1].decode() if reply.startswith(b"HTTP/1.1 ") else "closed")
+PY
+}
 
 start
 grep -q "serving http://127.0.0.1:$port with 2 threads, ISA [a-z0-9]*, mode default, ready in [0-9]* ms" "$tmp/server-$port.log" ||
@@ -134,13 +179,71 @@ call_error 400 -H 'Content-Type: multipart/form-data; boundary=x' --data-binary 
 out=$(curl -sS "$base/healthz" "$base/healthcheck" "$base/healthz")
 [ "$out" = '{"status":"alive"}{"OK":true}{"status":"alive"}' ] || fail "keep-alive: $out"
 
+# Request ids: kept when valid, else a fresh 32-hex one; on errors too.
+curl -sS -D "$tmp/headers" -o "$tmp/body" -H 'X-Request-ID: http-test-1' -H 'Content-Type: image/jpeg' \
+  --data-binary "@$golden/ivan.jpg" "$base/api/detect?confidence=0.99&mode=faithful"
+grep -q $'^X-Request-ID: http-test-1\r$' "$tmp/headers" || fail "X-Request-ID not echoed: $(cat "$tmp/headers")"
+curl -sS -D "$tmp/headers" -o /dev/null -H 'X-Request-ID: not valid!' "$base/nope?secret=hunter2"
+grep -Eq $'^X-Request-ID: [0-9a-f]{32}\r$' "$tmp/headers" || fail "invalid X-Request-ID not replaced: $(cat "$tmp/headers")"
+
+# The log: JSON lines only; one per request but the probes and /metrics;
+# never a query string.
+curl -sS -o /dev/null "$base/metrics"
+log_check() {
+  python3 - "$tmp/server-$port.log" "$(wc -c < "$golden/ivan.jpg")" << 'PY'
+import json, re, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+for l in lines:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", l["time"]), l
+    assert l["level"] in ("info", "warn", "error") and isinstance(l["msg"], str), l
+requests = [l for l in lines if l["msg"] == "request"]
+assert not [l for l in requests if l["route"] in ("/healthz", "/readyz", "/healthcheck", "/metrics")], "a probe was logged"
+detect = [l for l in requests if l["request_id"] == "http-test-1"]
+assert len(detect) == 1, detect
+d = detect[0]
+assert (d["method"], d["route"], d["path"], d["status"], d["faces"]) == ("POST", "/api/detect", "/api/detect", 200, 1), d
+assert d["bytes_in"] > int(sys.argv[2]) and d["bytes_out"] > 0 and d["duration_ms"] > 0, d
+assert d["remote"].startswith("127.0.0.1:"), d
+other = [l for l in requests if l["path"] == "/nope" and l["route"] == "other" and re.fullmatch("[0-9a-f]{32}", l["request_id"])]
+assert other and other[-1]["status"] == 404, other
+text = open(sys.argv[1]).read()
+assert "hunter2" not in text and "confidence=" not in text, "a query string was logged"
+PY
+}
+for _ in $(seq 20); do log_check 2> /dev/null && break; sleep 0.1; done  # each line follows its response
+log_check || fail "access log: $(tail -5 "$tmp/server-$port.log")"
+
+# /metrics counters move with requests.
+metrics "$tmp/m1"
+for _ in 1 2; do call 200 -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect"; done
+call_error 404 "$base/nope/again"
+call_error 415 -H 'Content-Type: text/plain' --data-binary 'hello' "$base/api/detect"
+metrics "$tmp/m2"
+moved() {
+  local before after
+  before=$(metric "$tmp/m1" "$1")
+  after=$(metric "$tmp/m2" "$1")
+  [ $((after - before)) = "$2" ] || fail "$1 moved from $before to $after, expected +$2"
+}
+moved 'face_service_http_requests_total{route="/api/detect",status="200"}' 2
+moved 'face_service_http_requests_total{route="/api/detect",status="415"}' 1
+moved 'face_service_http_requests_total{route="other",status="404"}' 1
+moved 'face_service_http_requests_total{route="/metrics",status="200"}' 1
+moved 'face_service_http_request_duration_seconds_count{route="/api/detect"}' 3
+moved 'face_service_faces_per_photo_count' 2
+moved 'face_service_detection_stage_seconds_count{stage="pnet"}' 2
+moved 'face_service_photo_megapixels_count' 2
+[ "$(metric "$tmp/m2" 'face_service_ready')" = 1 ] || fail "face_service_ready is not 1"
+grep -q '^face_service_info{isa="[a-z0-9]*",mode="default",threads="2"} 1$' "$tmp/m2" || fail "no face_service_info"
+grep -q 'nope' "$tmp/m2" && fail "a raw path became a label"
+
 kill -0 "$pid" 2> /dev/null || fail "server died"
 main_pid=$pid
 main_port=$port
 
 # Limits: a second server with a small body limit and a small pixel limit.
 size=$(wc -c < "$golden/ivan.jpg")
-start --max-body $((size + 100)) --max-pixels 100000
+start --max-body $((size + 100)) --max-pixels 100000 --access-log off
 head -c $((size + 101)) /dev/zero > "$tmp/over.bin"   # one byte over, sent without Expect
 head -c $((3 * 1024 * 1024)) /dev/zero > "$tmp/big.bin"  # curl sends Expect: 100-continue for this one
 call_error 413 -H 'Content-Type: image/jpeg' --data-binary "@$tmp/over.bin" "$base/api/detect"
@@ -155,6 +258,9 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "pixel" in d
 call 200 -H 'Transfer-Encoding: chunked' -H 'Content-Type: image/jpeg' --data-binary "@$golden/no-faces.jpg" "$base/api/detect"
 [ "$(cat "$tmp/body")" = "[]" ] || fail "chunked no-faces.jpg: $(cat "$tmp/body")"
 kill -0 "$pid" 2> /dev/null || fail "limits server died"
+# --access-log off: the start-up line, no request lines.
+grep -q '"msg":"serving http://127.0.0.1:'"$port"' with' "$tmp/server-$port.log" || fail "no start-up line with --access-log off"
+grep -q '"msg":"request"' "$tmp/server-$port.log" && fail "request lines with --access-log off"
 
 # Both still alive; SIGTERM stops each within 5 s with status 0.
 for p in "$main_pid" "$pid"; do
@@ -167,4 +273,46 @@ for p in "$main_pid" "$pid"; do
   [ "$rc" = 0 ] || fail "server $p exited $rc after SIGTERM"
 done
 curl -s -o /dev/null "http://127.0.0.1:$main_port/healthz" && fail "still answering after SIGTERM"
+grep -q '"msg":"stopped: every request finished"' "$tmp/server-$main_port.log" || fail "no 'stopped' line"
+
+# SIGTERM with an upload in flight: new connections are refused at once, the
+# upload finishes and gets its 200, the exit status is 0.
+start
+rm -f "$tmp/sent"
+slow_upload "$port" "$golden/ivan.jpg" 1000 1.5 "$tmp/sent" > "$tmp/slow-status" &
+client=$!
+for _ in $(seq 50); do [ -f "$tmp/sent" ] && break; sleep 0.1; done
+sleep 0.2  # for a request thread to read the first part
+kill -TERM "$pid"
+refused=
+for _ in $(seq 10); do
+  curl -s -o /dev/null --max-time 1 "$base/healthz" || { refused=yes; break; }
+  sleep 0.1
+done
+[ -n "$refused" ] || fail "new connections still accepted after SIGTERM"
+kill -0 "$client" 2> /dev/null || fail "the upload ended before the check of refused connections"
+wait "$client"
+[ "$(cat "$tmp/slow-status")" = 200 ] || fail "the request in flight at SIGTERM got $(cat "$tmp/slow-status")"
+wait "$pid"
+rc=$?
+[ "$rc" = 0 ] || fail "exit status $rc after draining"
+
+# --grace-period 1 and an upload that would take 30 s: cut, exit 1, about a
+# second after SIGTERM.
+start --grace-period 1
+rm -f "$tmp/sent"
+slow_upload "$port" "$golden/ivan.jpg" 1000 30 "$tmp/sent" > /dev/null &
+client=$!
+pids+=("$client")
+for _ in $(seq 50); do [ -f "$tmp/sent" ] && break; sleep 0.1; done
+sleep 0.2
+began=$(date +%s%N)
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+elapsed_ms=$((($(date +%s%N) - began) / 1000000))
+[ "$rc" = 1 ] || fail "exit status $rc after the grace period, expected 1"
+[ "$elapsed_ms" -lt 2500 ] || fail "exit $elapsed_ms ms after SIGTERM with a grace period of 1 s"
+grep -q '"msg":"grace period of 1 s over: 1 requests cut"' "$tmp/server-$port.log" || fail "no line about the cut request"
+kill "$client" 2> /dev/null
 echo "http_api: all checks passed"

@@ -11,6 +11,7 @@
 #include "engine/cpu.h"
 #include "mtcnn/image.h"
 #include "server/assets.h"
+#include "tests/server/prometheus_text.h"
 #include "tests/support/http_status.h"
 
 namespace {
@@ -109,13 +110,13 @@ TEST(JsonErrors, MapsTypedErrors) {
 }
 
 TEST(FaceService, NotReadyUntilLoaded) {
-    server::FaceService service({"default", 0.95, 50'000'000, 2});
+    server::FaceService service({"default", 0.95, 50'000'000, 2, engine::Isa::scalar});
     EXPECT_FALSE(service.ready());
     EXPECT_EQ(service.readyz().status, 503);
     EXPECT_EQ(service.detect(request("", "image/jpeg", "x")).status, 503);
     EXPECT_EQ(nlohmann::json::parse(service.detect(request("")).body).at("detail"), "not ready");
 
-    service.load(engine::kernels_for(engine::Isa::scalar), "");
+    service.load("");
     EXPECT_TRUE(service.ready());
     const Response ready = service.readyz();
     EXPECT_EQ(ready.status, 200);
@@ -134,12 +135,100 @@ TEST(FaceService, NotReadyUntilLoaded) {
     EXPECT_EQ(detect_status(request("confidence=2", "image/jpeg", "x")), 422);
     EXPECT_EQ(detect_status(request("mode=fast", "image/jpeg", "x")), 422);
     // A PNG header declaring 100 x 100 pixels, refused before any pixel is read.
-    server::FaceService small({"default", 0.95, 1000, 1});
-    small.load(engine::kernels_for(engine::Isa::scalar), "");
+    server::FaceService small({"default", 0.95, 1000, 1, engine::Isa::scalar});
+    small.load("");
     static const char kPng[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x64\0\0\0\x64\x08\x02\0\0\0\0\0\0\0";
     const std::string png(kPng, sizeof kPng - 1);
     EXPECT_EQ(server::with_json_errors([&](const Request& q) { return small.detect(q); })(request("", "image/png", png)).status,
               413);
+}
+
+// A 24-bit BMP of side x side grey pixels: a valid photo without a face.
+std::string grey_bmp(int side) {
+    const int row = side * 3;  // a multiple of 4 for the sides used here
+    const int size = 54 + row * side;
+    std::string bmp(static_cast<std::size_t>(size), '\x80');
+    auto put32 = [&](int at, int v) {
+        for (int i = 0; i < 4; ++i) bmp[static_cast<std::size_t>(at + i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+    };
+    auto put16 = [&](int at, int v) {
+        bmp[static_cast<std::size_t>(at)] = static_cast<char>(v & 0xff);
+        bmp[static_cast<std::size_t>(at + 1)] = static_cast<char>((v >> 8) & 0xff);
+    };
+    bmp.replace(0, 54, std::string(54, '\0'));
+    bmp[0] = 'B';
+    bmp[1] = 'M';
+    put32(2, size);
+    put32(10, 54);  // pixel data offset
+    put32(14, 40);  // BITMAPINFOHEADER
+    put32(18, side);
+    put32(22, side);
+    put16(26, 1);   // planes
+    put16(28, 24);  // bits per pixel
+    put32(34, row * side);
+    return bmp;
+}
+
+TEST(FaceService, MetricsRouteReadsCountersAndDetections) {
+    server::FaceService service({"default", 0.95, 50'000'000, 2, engine::Isa::scalar});
+    server::http::Server http({});
+    service.install(http);
+
+    Response r = service.metrics({1, 2}, 3);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    auto e = testing_support::check_exposition(r.body);
+    ASSERT_TRUE(e.errors.empty()) << e.errors.front();
+    EXPECT_EQ(e.value("face_service_ready"), 0);
+    EXPECT_EQ(e.value("face_service_info", {{"isa", "scalar"}, {"mode", "default"}, {"threads", "2"}}), 1);
+    EXPECT_EQ(e.value("face_service_http_requests_in_flight"), 1);
+    EXPECT_EQ(e.value("face_service_queue_depth"), 2);
+    EXPECT_EQ(e.value("face_service_queue_rejected_total"), 3);
+    for (const char* route : {"/api/detect", "/healthz", "/readyz", "/healthcheck", "/metrics", "/", "other"})
+        EXPECT_EQ(e.value("face_service_http_request_duration_seconds_count", {{"route", route}}), 0) << route;
+
+    service.load("");
+    const Response detected = service.detect(request("", "image/bmp", grey_bmp(64)));
+    ASSERT_EQ(detected.status, 200) << detected.body;
+    EXPECT_EQ(detected.body, "[]");
+    EXPECT_EQ(detected.log_fields, nlohmann::json({{"faces", 0}}));
+    e = testing_support::check_exposition(service.metrics({}, 0).body);
+    ASSERT_TRUE(e.errors.empty()) << e.errors.front();
+    EXPECT_EQ(e.value("face_service_ready"), 1);
+    EXPECT_EQ(e.value("face_service_faces_per_photo_bucket", {{"le", "0"}}), 1);
+    EXPECT_EQ(e.value("face_service_photo_megapixels_bucket", {{"le", "0.1"}}), 1);  // 64 x 64
+    for (const char* stage : {"pnet", "rnet", "onet"})
+        EXPECT_EQ(e.value("face_service_detection_stage_seconds_count", {{"stage", stage}}), 1) << stage;
+}
+
+// record(): every request counted; probes and scrapes never logged; one
+// JSON line per other request, none with the access log off.
+TEST(FaceService, RecordCountsEveryRequestAndLogsAllButProbes) {
+    using namespace std::chrono_literals;
+    for (const bool access_log : {true, false}) {
+        server::FaceService service({"default", 0.95, 50'000'000, 1, engine::Isa::scalar, access_log});
+        server::http::Server http({});
+        service.install(http);
+        Request r = request("confidence=0.5");
+        r.id = "rid-1";
+        const Response ok = server::http::json_response(200, nlohmann::json::array());
+        testing::internal::CaptureStderr();
+        for (const char* route : {"/healthz", "/readyz", "/healthcheck", "/metrics", "/api/detect"})
+            service.record({r, ok, route, 5ms, 10, 20, "127.0.0.1:1"});
+        const std::string logged = testing::internal::GetCapturedStderr();
+        if (access_log) {
+            ASSERT_EQ(std::count(logged.begin(), logged.end(), '\n'), 1) << logged;
+            const auto line = nlohmann::json::parse(logged);
+            EXPECT_EQ(line.at("route"), "/api/detect");
+            EXPECT_EQ(line.at("request_id"), "rid-1");
+            EXPECT_EQ(line.at("level"), "info");
+        } else {
+            EXPECT_EQ(logged, "");
+        }
+        const auto e = testing_support::check_exposition(service.metrics({}, 0).body);
+        for (const char* route : {"/healthz", "/readyz", "/healthcheck", "/metrics", "/api/detect"})
+            EXPECT_EQ(e.value("face_service_http_requests_total", {{"route", route}, {"status", "200"}}), 1) << route;
+    }
 }
 
 // The embedded page (server/assets.h): types, security headers, 404s.

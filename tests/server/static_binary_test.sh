@@ -58,4 +58,26 @@ fi
 page=$(curl -s "http://127.0.0.1:$port/")
 case "$page" in *"<html"*) ;; *) fail "GET / did not serve the embedded page" ;; esac
 echo "ok: the embedded page"
+
+# `face-service healthcheck`, the HEALTHCHECK of a FROM scratch image (no
+# curl there): alone, empty environment, unprivileged, like the server.
+healthcheck() { (cd "$dir" && exec env -i "${run_as[@]}" ./face-service healthcheck --port "$check_port") 2> "$dir.err"; }
+check_port=$port
+healthcheck || fail "healthcheck against the running server: exit $?: $(cat "$dir.err")"
+[ -s "$dir.err" ] && fail "healthcheck wrote to stderr when healthy: $(cat "$dir.err")"
+(cd "$dir" && exec env -i FACE_SERVICE_PORT="$port" "${run_as[@]}" ./face-service healthcheck) ||
+  fail "healthcheck with FACE_SERVICE_PORT: exit $?"
+echo "ok: healthcheck exits 0 against the server"
+check_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+             echo $((20000 + RANDOM % 20000)))
+began=$(date +%s%N)
+healthcheck
+rc=$?
+elapsed_ms=$((($(date +%s%N) - began) / 1000000))
+[ "$rc" = 1 ] || fail "healthcheck against a closed port: exit $rc, expected 1"
+[ "$elapsed_ms" -lt 1000 ] || fail "healthcheck against a closed port took $elapsed_ms ms"
+[ "$(wc -l < "$dir.err")" = 1 ] || fail "not one line of reason: $(cat "$dir.err")"
+echo "ok: healthcheck exits 1 against a closed port in $elapsed_ms ms: $(cat "$dir.err")"
+[ "$(ls -A "$dir")" = "face-service" ] || fail "files beside the binary: $(ls -A "$dir")"
+rm -f "$dir.err"
 rm -f "$dir.log"
