@@ -7,7 +7,7 @@ DEB_PACKAGES := g++ cmake make pkg-config libeigen3-dev libstb-dev libjpeg62-tur
 # For `make test` only: the HTTP tests use curl and python3; the browser test
 # (tests/browser) drives Debian's chromium with playwright-core from npm
 # (never a downloaded browser).
-TEST_DEB_PACKAGES := chromium curl python3
+TEST_DEB_PACKAGES := chromium curl python3 python3-yaml python3-jsonschema docker-compose
 
 .PHONY: deps test-deps build run test test-sanitize clean
 
