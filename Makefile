@@ -6,7 +6,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libeigen3-dev libstb-dev libjpeg62-tur
                 nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
 # For `make test` only: the HTTP tests use curl and python3; the browser test
 # (tests/browser) drives Debian's chromium with playwright-core from npm
-# (never a downloaded browser).
+# (never a downloaded browser); the deployment tests (tests/deploy) read YAML,
+# validate the Helm values' schema and run `docker-compose config`.
 TEST_DEB_PACKAGES := chromium curl python3 python3-yaml python3-jsonschema docker-compose
 
 .PHONY: deps test-deps build run test test-sanitize clean
