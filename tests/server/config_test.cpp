@@ -22,17 +22,27 @@ struct Inputs {
     std::map<std::string, std::string> files = {};  // path -> text
 };
 
-ServeConfig resolve(const Inputs& in) {
-    const server::EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
+// The environment and the files of `in`, as resolve_config and
+// resolve_healthcheck_config read them.
+server::EnvLookup env_of(const Inputs& in) {
+    return [&in](const std::string& name) -> std::optional<std::string> {
         const auto it = in.env.find(name);
         if (it == in.env.end()) return std::nullopt;
         return it->second;
     };
-    const server::FileReader read = [&](const std::string& path) -> std::string {
+}
+
+server::FileReader files_of(const Inputs& in) {
+    return [&in](const std::string& path) -> std::string {
         const auto it = in.files.find(path);
         if (it == in.files.end()) throw std::runtime_error("No such file or directory");
         return it->second;
     };
+}
+
+ServeConfig resolve(const Inputs& in) {
+    const server::EnvLookup env = env_of(in);
+    const server::FileReader read = files_of(in);
     return server::resolve_config(in.args, env, read, server::default_config(8));
 }
 
@@ -346,16 +356,8 @@ TEST(ServeConfig, ReadsRealEnvironment) {
 namespace {
 
 server::HealthcheckConfig healthcheck(const Inputs& in) {
-    const server::EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
-        const auto it = in.env.find(name);
-        if (it == in.env.end()) return std::nullopt;
-        return it->second;
-    };
-    const server::FileReader read = [&](const std::string& path) -> std::string {
-        const auto it = in.files.find(path);
-        if (it == in.files.end()) throw std::runtime_error("No such file or directory");
-        return it->second;
-    };
+    const server::EnvLookup env = env_of(in);
+    const server::FileReader read = files_of(in);
     return server::resolve_healthcheck_config(in.args, env, read);
 }
 
