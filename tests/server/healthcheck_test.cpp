@@ -13,15 +13,13 @@
 #include <thread>
 
 #include "server/http_server.h"
+#include "tests/support/clock.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing_support::Clock;
+using testing_support::ms_since;
 using namespace std::chrono_literals;
-
-long long ms_since(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
 
 // GET /healthz answering `status`, on 127.0.0.1, any free port.
 class HealthServer {

@@ -7,6 +7,7 @@
 // every exchange; a full queue answers 503 at once; stop() lets requests in
 // flight finish, and cuts them after the grace period.
 #include "server/http_server.h"
+#include "tests/support/clock.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -30,12 +31,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing_support::Clock;
+using testing_support::ms_since;
 using namespace std::chrono_literals;
-
-long long ms_since(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
 
 // Holds the handlers of GET /hold until open() (or the gate's end).
 class Gate {
