@@ -135,13 +135,16 @@ private:
         o.port = 0;
         return o;
     }
-    Gate gate_;  // outlives server_, whose destructor joins threads that may wait on it (opened first)
-    server::http::Server server_;
-    std::thread thread_;
-    int cut_ = -1;
+    // These outlive server_, whose destructor joins request threads that a
+    // cut left running: they may still wait on gate_ (opened first) and
+    // record into order_ and seen_.
+    Gate gate_;
     std::mutex mutex_;
     std::vector<std::string> order_;
     std::vector<Seen> seen_;
+    server::http::Server server_;
+    std::thread thread_;
+    int cut_ = -1;
 };
 
 // One TCP connection; replies are framed by Content-Length (all ours are).
