@@ -211,6 +211,11 @@ void Server::route(const std::string& method, const std::string& path, Handler h
     routes_[path][method] = std::move(handler);
 }
 
+void Server::route_probe(const std::string& path, Handler handler) {
+    route("GET", path, std::move(handler));
+    probes_.insert(path);
+}
+
 void Server::listen() {
     const std::string where = "cannot listen on " + options_.host + ":" + std::to_string(options_.port);
     const std::optional<SocketAddress> address = numeric_address(options_.host, options_.port);
@@ -439,7 +444,7 @@ bool Server::respond(Client& conn, const Request& request, Response& response, b
 
 // On the accepting thread: what has arrived is read (without waiting), the
 // head parsed when it is whole (for the id, the route and the log), and
-// the 503 sent without blocking.
+// the 503 (or a probe route's answer) sent without blocking.
 bool Server::reject(Client& conn) {
     try {
         if (conn.fill() == 0) return false;  // the client closed: nothing to answer
@@ -457,11 +462,17 @@ bool Server::reject(Client& conn) {
         }
     }
     request.id = request_id_for(request);
-    Response response = error_response(
-        503, "the server is busy: all " + std::to_string(options_.threads) + " request threads are taken and " +
-                 std::to_string(options_.max_queue) + " requests wait already; retry in a moment");
-    response.headers.push_back({"Retry-After", "1"});
-    rejected_.fetch_add(1, std::memory_order_relaxed);
+    const bool probe = probes_.contains(request.path) && (request.method == "GET" || request.method == "HEAD");
+    Response response;
+    if (probe) {
+        response = dispatch(request);
+    } else {
+        response = error_response(
+            503, "the server is busy: all " + std::to_string(options_.threads) + " request threads are taken and " +
+                     std::to_string(options_.max_queue) + " requests wait already; retry in a moment");
+        response.headers.push_back({"Retry-After", "1"});
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+    }
     const bool sent = respond(conn, request, response, false, conn.consumed() - consumed_before + conn.pending().size(), false);
     if (!sent) return false;
     ::shutdown(conn.fd(), SHUT_WR);

@@ -32,6 +32,10 @@
 //   being served and `max_queue` wait already is answered at once, by the
 //   accepting thread, with 503, Retry-After: 1 and a JSON detail, then
 //   closed (its unread input drained as below); rejected() counts them.
+//   A probe route (route_probe: health checks, metrics) is the exception:
+//   its request, when its head has arrived whole, is answered by its
+//   handler on the accepting thread instead, so that a liveness probe or
+//   a scrape does not fail because the detections keep the threads busy.
 //   max_queue 0: no request waits; one is served only when a thread is
 //   free. Waiting longer than a retry would take helps no client, and an
 //   unbounded queue only grows under overload. (A pipelined request already
@@ -65,6 +69,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -122,6 +127,10 @@ public:
     // Handlers run on the request threads, concurrently; an exception that
     // escapes one is answered 500 (server/service.cpp maps its own first).
     void route(const std::string& method, const std::string& path, Handler handler);
+    // A GET route whose handler is quick and never blocks (a probe, a
+    // scrape): like route(), and when the queue is full it still answers,
+    // on the accepting thread, where a detection would get 503.
+    void route_probe(const std::string& path, Handler handler);
 
     // Called on the request thread (or, for a rejected request, the
     // accepting thread) after every response; set before listen(). It must
@@ -161,7 +170,7 @@ private:
     // Adds X-Request-ID, sends, and tells the observer; false when the client had gone.
     bool respond(Client& client, const Request& request, Response& response, bool keep_alive,
                  std::uint64_t bytes_in, bool blocking);
-    // Answers 503 from the accepting thread; true when `client` should be
+    // Answers 503 (a probe: its handler's response) from the accepting thread; true when `client` should be
     // drained, false when it can be closed now.
     bool reject(Client& client);
     // The drain after stop(); returns the number of requests cut.
@@ -169,6 +178,7 @@ private:
 
     ServerOptions options_;
     std::map<std::string, std::map<std::string, Handler>> routes_;  // path -> method -> handler
+    std::set<std::string> probes_;                                  // paths of route_probe()
     int listen_fd_ = -1;
     int bound_port_ = 0;
     Observer observer_;

@@ -139,14 +139,16 @@ FaceService::FaceService(ServiceOptions options)
 
 void FaceService::install(http::Server& server) {
     server.route("POST", "/api/detect", with_json_errors([this](const Request& r) { return detect(r); }));
-    server.route("GET", "/healthz",
-                 with_json_errors([](const Request&) { return http::json_response(200, {{"status", "alive"}}); }));
-    server.route("GET", "/readyz", with_json_errors([this](const Request&) { return readyz(); }));
-    server.route("GET", "/healthcheck",
-                 with_json_errors([](const Request&) { return http::json_response(200, {{"OK", true}}); }));
-    server.route("GET", "/metrics", with_json_errors([this, &server](const Request&) {
-                     return metrics(server.load(), server.rejected());
-                 }));
+    // Probes and scrapes answer even when detections fill the queue: a busy
+    // pod is alive, ready, and worth watching.
+    server.route_probe("/healthz",
+                       with_json_errors([](const Request&) { return http::json_response(200, {{"status", "alive"}}); }));
+    server.route_probe("/readyz", with_json_errors([this](const Request&) { return readyz(); }));
+    server.route_probe("/healthcheck",
+                       with_json_errors([](const Request&) { return http::json_response(200, {{"OK", true}}); }));
+    server.route_probe("/metrics", with_json_errors([this, &server](const Request&) {
+                           return metrics(server.load(), server.rejected());
+                       }));
     // The page works before load(): it answers at once, and its detection
     // request gets the 503 "not ready" like any other.
     for (const Asset& asset : page_assets())

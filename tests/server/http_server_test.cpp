@@ -96,6 +96,9 @@ public:
             gate_.pass();
             return server::http::json_response(200, {{"held", true}});
         });
+        server_.route_probe("/probe", [](const server::http::Request&) {
+            return server::http::json_response(200, {{"alive", true}});
+        });
         server_.route("POST", "/upload", [](const server::http::Request& r) {
             return server::http::json_response(200, {{"bytes", r.body.size()}});
         });
@@ -489,6 +492,35 @@ TEST(HttpServer, FullQueueAnswers503AtOnce) {
     const std::vector<Seen> seen = server.seen();
     EXPECT_EQ(std::count_if(seen.begin(), seen.end(), [](const Seen& s) { return s.status == 503 && s.route == "/work"; }),
               3);
+}
+
+// A probe route answers at once, from the accepting thread, when a
+// detection would get 503; its answer closes the connection.
+TEST(HttpServer, ProbeRouteAnswersWhenTheQueueIsFull) {
+    server::http::ServerOptions options;
+    options.threads = 1;
+    options.max_queue = 0;
+    TestServer server(options, 0ms);
+    RawClient held(server.port());
+    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    RawClient probe(server.port());
+    const auto start = Clock::now();
+    probe.send("GET /probe HTTP/1.1\r\nHost: x\r\nX-Request-ID: probe-1\r\n\r\n");
+    const RawClient::Reply reply = probe.read_reply(5s);
+    EXPECT_LT(ms_since(start), 1'000);
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.header("X-Request-ID"), "probe-1");
+    EXPECT_FALSE(reply.keep_alive);
+    EXPECT_EQ(nlohmann::json::parse(reply.body), nlohmann::json({{"alive", true}}));
+    EXPECT_TRUE(probe.closed_within(3s));
+    EXPECT_EQ(server.server().rejected(), 0u);
+    RawClient extra(server.port());
+    extra.send(RawClient::get("extra"));
+    EXPECT_EQ(extra.read_reply().status, 503);
+    EXPECT_EQ(server.server().rejected(), 1u);
+    server.gate().open();
+    EXPECT_EQ(held.read_reply().status, 200);
 }
 
 TEST(HttpServer, MaxQueueZeroServesOnlyWhenAThreadIsFree) {
