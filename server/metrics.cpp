@@ -159,7 +159,8 @@ std::string ServiceMetrics::render(const Live& live) const {
     megapixels_.write(out, megapixels, {});
 
     const std::string in_flight = name("http_requests_in_flight");
-    out.family(in_flight, "gauge", "Requests a request thread is reading, handling or answering (this scrape included).");
+    out.family(in_flight, "gauge",
+               "Requests a request thread is reading, handling or answering (a scrape on one counts itself).");
     out.sample(in_flight, {}, live.in_flight);
 
     const std::string depth = name("queue_depth");

@@ -235,6 +235,13 @@ private:
     std::string buf_;
 };
 
+// Sends GET /hold on `client`; true once the server's thread is in it
+// (in flight, held until the test opens the gate).
+bool hold(TestServer& server, RawClient& client) {
+    client.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    return eventually([&] { return server.server().load().in_flight == 1; });
+}
+
 TEST(HttpServer, ManyKeepAliveClientsShareTwoThreadsInTurn) {
     // A load balancer's pool in front of a small service: more persistent
     // connections than request threads, each sending its next request as
@@ -244,9 +251,7 @@ TEST(HttpServer, ManyKeepAliveClientsShareTwoThreadsInTurn) {
     // its connection would serve some clients to the end while others wait).
     constexpr int kClients = 8;
     constexpr int kRequests = 6;
-    server::http::ServerOptions options;
-    options.threads = 2;
-    TestServer server(options, 30ms);
+    TestServer server({.threads = 2}, 30ms);
 
     std::vector<int> answered(kClients, 0);
     std::vector<std::string> failures(kClients);
@@ -295,11 +300,7 @@ TEST(HttpServer, IdleConnectionsHoldNoThread) {
     // Two threads; four connections that never send anything (a browser's
     // pre-opened sockets) and four persistent ones idle after one request.
     // A new client is still answered at once, not after a timeout.
-    server::http::ServerOptions options;
-    options.threads = 2;
-    options.head_timeout = 10s;
-    options.keep_alive_timeout = 10s;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 2, .head_timeout = 10s, .keep_alive_timeout = 10s}, 0ms);
 
     std::vector<std::unique_ptr<RawClient>> idle;
     for (int i = 0; i < 4; ++i) idle.push_back(std::make_unique<RawClient>(server.port()));
@@ -326,11 +327,7 @@ TEST(HttpServer, IdleConnectionsHoldNoThread) {
 }
 
 TEST(HttpServer, IdleConnectionsClosedOnTime) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.head_timeout = 300ms;
-    options.keep_alive_timeout = 300ms;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .head_timeout = 300ms, .keep_alive_timeout = 300ms}, 0ms);
 
     RawClient silent(server.port());  // never sends a byte
     RawClient persistent(server.port());
@@ -346,9 +343,7 @@ TEST(HttpServer, PipelinedRequestsAnsweredInOrder) {
     // Three requests in one write (and a stray CRLF after the second): three
     // replies, in order, on the one connection, with another client waiting
     // for the one thread too.
-    server::http::ServerOptions options;
-    options.threads = 1;
-    TestServer server(options, 10ms);
+    TestServer server({.threads = 1}, 10ms);
     RawClient client(server.port());
     RawClient other(server.port());
     client.send(RawClient::get("p1") + RawClient::get("p2") + "\r\n" + RawClient::get("p3"));
@@ -363,11 +358,7 @@ TEST(HttpServer, PipelinedRequestsAnsweredInOrder) {
 }
 
 TEST(HttpServer, StopClosesIdleConnections) {
-    server::http::ServerOptions options;
-    options.threads = 2;
-    options.head_timeout = 10s;
-    options.keep_alive_timeout = 10s;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 2, .head_timeout = 10s, .keep_alive_timeout = 10s}, 0ms);
     RawClient silent(server.port());
     RawClient persistent(server.port());
     persistent.send(RawClient::get("once"));
@@ -385,9 +376,7 @@ bool is_hex_id(const std::string& id) {
 }
 
 TEST(HttpServer, RequestIdKeptWhenValidElseReplacedAndEchoedOnEveryResponse) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1}, 0ms);
     RawClient client(server.port());
     const auto with_id = [](const std::string& path, const std::string& id) {
         return "GET " + path + " HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + id + "\r\n\r\n";
@@ -424,9 +413,7 @@ TEST(HttpServer, RequestIdKeptWhenValidElseReplacedAndEchoedOnEveryResponse) {
 }
 
 TEST(HttpServer, ObserverSeesEveryExchange) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1}, 0ms);
     RawClient client(server.port());
     const std::string first = "GET /work?q HTTP/1.1\r\nHost: x\r\nX-Request-ID: one\r\n\r\n";
     const std::string second = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
@@ -455,13 +442,9 @@ TEST(HttpServer, ObserverSeesEveryExchange) {
 // threads + max_queue requests are taken; the next ones get a fast 503 and
 // the server serves normally afterwards.
 TEST(HttpServer, FullQueueAnswers503AtOnce) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.max_queue = 1;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .max_queue = 1}, 0ms);
     RawClient held(server.port());
-    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    ASSERT_TRUE(hold(server, held));
     RawClient queued(server.port());
     queued.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     ASSERT_TRUE(eventually([&] { return server.server().load().queued == 1; }));
@@ -497,13 +480,9 @@ TEST(HttpServer, FullQueueAnswers503AtOnce) {
 // A probe route answers at once, from the accepting thread, when a
 // detection would get 503; its answer closes the connection.
 TEST(HttpServer, ProbeRouteAnswersWhenTheQueueIsFull) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.max_queue = 0;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .max_queue = 0}, 0ms);
     RawClient held(server.port());
-    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    ASSERT_TRUE(hold(server, held));
     RawClient probe(server.port());
     const auto start = Clock::now();
     probe.send("GET /probe HTTP/1.1\r\nHost: x\r\nX-Request-ID: probe-1\r\n\r\n");
@@ -524,13 +503,9 @@ TEST(HttpServer, ProbeRouteAnswersWhenTheQueueIsFull) {
 }
 
 TEST(HttpServer, MaxQueueZeroServesOnlyWhenAThreadIsFree) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.max_queue = 0;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .max_queue = 0}, 0ms);
     RawClient held(server.port());
-    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    ASSERT_TRUE(hold(server, held));
     RawClient extra(server.port());
     extra.send(RawClient::get("extra"));
     EXPECT_EQ(extra.read_reply().status, 503);
@@ -553,13 +528,9 @@ bool refused(int port) {
 }
 
 TEST(HttpServer, StopFinishesRequestsInFlightAndRefusesNewConnections) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.grace_period = 10s;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .grace_period = 10s}, 0ms);
     RawClient held(server.port());
-    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    ASSERT_TRUE(hold(server, held));
     RawClient queued(server.port());  // received, waiting for the one thread: in flight too
     queued.send(RawClient::get("queued"));
     ASSERT_TRUE(eventually([&] { return server.server().load().queued == 1; }));
@@ -578,13 +549,9 @@ TEST(HttpServer, StopFinishesRequestsInFlightAndRefusesNewConnections) {
 }
 
 TEST(HttpServer, GracePeriodCutsAHandlerThatDoesNotFinish) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.grace_period = 1s;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .grace_period = 1s}, 0ms);
     RawClient held(server.port());
-    held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
+    ASSERT_TRUE(hold(server, held));
     // run() returns after the grace period, with the handler still held.
     const auto start = Clock::now();
     const int cut = server.stop();
@@ -595,10 +562,7 @@ TEST(HttpServer, GracePeriodCutsAHandlerThatDoesNotFinish) {
 }
 
 TEST(HttpServer, GracePeriodCutsASlowUpload) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.grace_period = 1s;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .grace_period = 1s}, 0ms);
     RawClient slow(server.port());
     slow.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst bytes");
     ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
@@ -610,10 +574,7 @@ TEST(HttpServer, GracePeriodCutsASlowUpload) {
 }
 
 TEST(HttpServer, GracePeriodLetsASlowUploadThatFinishesInTimeThrough) {
-    server::http::ServerOptions options;
-    options.threads = 1;
-    options.grace_period = 5s;
-    TestServer server(options, 0ms);
+    TestServer server({.threads = 1, .grace_period = 5s}, 0ms);
     RawClient slow(server.port());
     slow.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
     ASSERT_TRUE(eventually([&] { return server.server().load().in_flight == 1; }));
