@@ -178,19 +178,20 @@ struct Cell {
     std::array<float, 4> reg;
 };
 
-// PNet over output rows [first_row, first_row + kPnetBandRows) of a level
-// (`pixels`: w x h x 3 bytes): the cells scoring at least `threshold`. The
-// band's input rows overlap its neighbours', so its outputs are those of
-// the whole level.
-std::vector<Cell> pnet_band(const engine::Forward& pnet, const std::uint8_t* pixels, int w, int h, int first_row,
+// The input rows of the band of output rows from `first_row`: from row
+// 2 first_row of a level `h` rows high, this many (fewer than
+// kPnetBandOverlap + 2: the band has no output).
+int pnet_band_rows(int h, int first_row) { return std::min(h - 2 * first_row, 2 * kPnetBandRows + kPnetBandOverlap); }
+
+// PNet over output rows [first_row, first_row + kPnetBandRows) of a level:
+// the cells scoring at least `threshold`. `pixels` holds the band's input
+// rows (w x rows x 3 bytes, pnet_band_rows), which overlap its neighbours',
+// so its outputs are those of the whole level.
+std::vector<Cell> pnet_band(const engine::Forward& pnet, const std::uint8_t* pixels, int w, int rows, int first_row,
                             float threshold, engine::Tensor& input, engine::Workspace& ws) {
-    const int top = 2 * first_row;
-    const int rows = std::min(h - top, 2 * kPnetBandRows + kPnetBandOverlap);
     std::vector<Cell> cells;
-    if (rows < kPnetBandOverlap + 2) return cells;
     input.reshape({1, rows, w, 3});
-    const std::uint8_t* src = pixels + static_cast<std::size_t>(top) * w * 3;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(rows) * w * 3; ++i) input.data()[i] = normalise(src[i]);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(rows) * w * 3; ++i) input.data()[i] = normalise(pixels[i]);
     pnet.forward(input, ws);
     const engine::Tensor& prob = pnet.output(ws, "prob");
     const engine::Tensor& reg = pnet.output(ws, "reg");
@@ -237,10 +238,11 @@ Detector::Detector(const engine::Forward& pnet, const engine::Forward& rnet, con
 
 std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOptions& options,
                                             DetectStats& stats) const {
+    // A level is never held whole: each band resamples its own rows from
+    // the photo (a 48-megapixel photo's pyramid would take 380 MB).
     struct Level {
         double scale;
         int w, h;
-        std::vector<std::uint8_t> pixels;
         std::vector<std::vector<Cell>> bands;
     };
     std::vector<Level> levels;
@@ -248,27 +250,28 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
         const int w = static_cast<int>(std::ceil(image.width * scale));
         const int h = static_cast<int>(std::ceil(image.height * scale));
         const int out_rows = (h - kPnetBandOverlap) / 2;  // an upper bound: the last band may be empty
-        levels.push_back({scale, w, h, {}, std::vector<std::vector<Cell>>((out_rows + kPnetBandRows - 1) / kPnetBandRows)});
+        levels.push_back({scale, w, h, std::vector<std::vector<Cell>>((out_rows + kPnetBandRows - 1) / kPnetBandRows)});
         stats.pnet_pixels += static_cast<std::int64_t>(w) * h;
     }
     stats.pyramid_levels = static_cast<int>(levels.size());
 
-    pool_->parallel_for(levels.size(), [&](std::size_t i) {
-        Level& l = levels[i];
-        l.pixels.resize(static_cast<std::size_t>(l.w) * l.h * 3);
-        resize(image.pixels.data(), image.width, image.height, 3, l.pixels.data(), l.w, l.h, options.enlarge);
-    });
     // Every level's bands, largest level first, as one list of work items.
     std::vector<std::pair<std::size_t, std::size_t>> items;
     for (std::size_t i = 0; i < levels.size(); ++i)
         for (std::size_t b = 0; b < levels[i].bands.size(); ++b) items.emplace_back(i, b);
     pool_->parallel_for(items.size(), [&](std::size_t k) {
-        engine::Tensor input;  // a few MB: freed, then reused from the allocator by the next band
-        engine::Workspace ws;
         Level& l = levels[items[k].first];
         const int first_row = static_cast<int>(items[k].second) * kPnetBandRows;
+        const int rows = pnet_band_rows(l.h, first_row);
+        if (rows < kPnetBandOverlap + 2) return;
+        // A few MB each: freed, then reused from the allocator by the next band.
+        std::vector<std::uint8_t> pixels(static_cast<std::size_t>(rows) * l.w * 3);
+        engine::Tensor input;
+        engine::Workspace ws;
+        resize_rows(image.pixels.data(), image.width, image.height, 3, pixels.data(), l.w, l.h, 2 * first_row, rows,
+                    options.enlarge);
         l.bands[items[k].second] =
-            pnet_band(*pnet_, l.pixels.data(), l.w, l.h, first_row, options.thresholds[0], input, ws);
+            pnet_band(*pnet_, pixels.data(), l.w, rows, first_row, options.thresholds[0], input, ws);
     });
 
     std::vector<Candidate> total;

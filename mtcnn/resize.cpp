@@ -96,9 +96,11 @@ namespace {
 // its taps, resized horizontally; those are kept in a ring of as many rows
 // as the widest tap span, each row resized once when first needed (the taps
 // move down the image), so the buffer is a few rows, not the whole image.
+// Output rows [first_row, first_row + rows) only, each computed as in the
+// whole image: store(y - first_row, ...).
 template <class T, class Store>
-void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, Enlarge enlarge,
-                      Store store) {
+void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, int first_row, int rows,
+                      Enlarge enlarge, Store store) {
     const bool shrink = src_w >= dst_w && src_h >= dst_h;
     const auto x_taps = resize_taps(src_w, dst_w, shrink, enlarge);
     const auto y_taps = resize_taps(src_h, dst_h, shrink, enlarge);
@@ -107,7 +109,9 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
     for (const auto& taps : y_taps)
         if (!taps.empty()) span = std::max(span, taps.back().source - taps.front().source + 1);
     std::vector<float> ring(static_cast<std::size_t>(span) * row_len);
-    int resized = 0;  // source rows [0, resized) have been resized
+    // Source rows below `resized` have been resized (or are not needed: the
+    // taps only move down the image).
+    int resized = first_row < dst_h && !y_taps[first_row].empty() ? y_taps[first_row].front().source : 0;
     auto row = [&](int y) { return ring.data() + static_cast<std::size_t>(y % span) * row_len; };
     std::vector<float> acc(row_len);
     // Three channels (every image): a source row as floats with a float of
@@ -122,7 +126,7 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
         }
         line.resize(static_cast<std::size_t>(src_w) * 3 + 1);
     }
-    for (int y = 0; y < dst_h; ++y) {
+    for (int y = first_row; y < first_row + rows; ++y) {
         for (const ResizeTap& tap : y_taps[y])
             for (; resized <= tap.source; ++resized) {
                 const T* in = src + static_cast<std::size_t>(resized) * src_w * channels;
@@ -143,24 +147,30 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
             const float* in = row(tap.source);
             for (std::size_t i = 0; i < row_len; ++i) acc[i] += tap.weight * in[i];
         }
-        store(y, acc.data(), row_len);
+        store(y - first_row, acc.data(), row_len);
     }
 }
 
 }  // namespace
 
 void resize(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h, Enlarge enlarge) {
-    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, enlarge, [&](int y, const float* row, std::size_t n) {
-        std::copy(row, row + n, dst + y * n);
-    });
+    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, 0, dst_h, enlarge,
+                     [&](int y, const float* row, std::size_t n) { std::copy(row, row + n, dst + y * n); });
+}
+
+void resize_rows(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
+                 int first_row, int rows, Enlarge enlarge) {
+    rows = std::clamp(rows, 0, std::max(dst_h - first_row, 0));
+    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, first_row, rows, enlarge,
+                     [&](int y, const float* row, std::size_t n) {
+                         for (std::size_t i = 0; i < n; ++i)
+                             dst[y * n + i] = static_cast<std::uint8_t>(std::clamp(std::lrint(row[i]), 0L, 255L));
+                     });
 }
 
 void resize(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
             Enlarge enlarge) {
-    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, enlarge, [&](int y, const float* row, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i)
-            dst[y * n + i] = static_cast<std::uint8_t>(std::clamp(std::lrint(row[i]), 0L, 255L));
-    });
+    resize_rows(src, src_w, src_h, channels, dst, dst_w, dst_h, 0, dst_h, enlarge);
 }
 
 }  // namespace mtcnn

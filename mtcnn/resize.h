@@ -74,4 +74,10 @@ void resize(const float* src, int src_w, int src_h, int channels, float* dst, in
 void resize(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
             Enlarge enlarge = Enlarge::area);
 
+// Output rows [first_row, first_row + rows) of the 8-bit resize() above
+// (clipped to the image), the same values, into dst (rows x dst_w x
+// channels): a pyramid level made a band at a time, never held whole.
+void resize_rows(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
+                 int first_row, int rows, Enlarge enlarge = Enlarge::area);
+
 }  // namespace mtcnn

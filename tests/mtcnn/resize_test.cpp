@@ -2,6 +2,7 @@
 // OpenCV's INTER_AREA rules.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 
@@ -152,6 +153,33 @@ TEST(ResizeArea, RgbRowsEqualEachChannelResizedAlone) {
                     ASSERT_EQ(out_f[i * 3 + c], plane_out_f[i]) << dw << "x" << dh << " channel " << c << " pixel " << i;
                 }
             }
+        }
+}
+
+// A band of rows (PNet's pyramid levels are made a band at a time) is the
+// same bytes as those rows of the whole image, whatever the band's bounds,
+// shrinking, enlarging or both; a band past the bottom is clipped.
+TEST(ResizeRows, BandsEqualTheWholeImage) {
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> byte(0, 255);
+    const int sw = 41, sh = 53;
+    std::vector<std::uint8_t> rgb(sw * sh * 3);
+    for (auto& v : rgb) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto [dw, dh] : {std::pair{13, 17}, std::pair{30, 40}, std::pair{50, 70}, std::pair{20, 90}})
+        for (Enlarge e : {Enlarge::area, Enlarge::bilinear}) {
+            const std::size_t row = static_cast<std::size_t>(dw) * 3;
+            std::vector<std::uint8_t> whole(row * dh);
+            resize(rgb.data(), sw, sh, 3, whole.data(), dw, dh, e);
+            for (int rows : {1, 7, 74})
+                for (int first = 0; first < dh; first += 5) {
+                    std::vector<std::uint8_t> band(row * rows, 0xAA);
+                    resize_rows(rgb.data(), sw, sh, 3, band.data(), dw, dh, first, rows, e);
+                    const int inside = std::min(rows, dh - first);
+                    ASSERT_TRUE(std::equal(band.begin(), band.begin() + row * inside, whole.begin() + row * first))
+                        << dw << "x" << dh << " rows " << first << "+" << rows;
+                    EXPECT_TRUE(std::all_of(band.begin() + row * inside, band.end(), [](auto v) { return v == 0xAA; }))
+                        << "written past the image";
+                }
         }
 }
 
