@@ -243,6 +243,7 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
     struct Level {
         double scale;
         int w, h;
+        ResizePlan plan;
         std::vector<std::vector<Cell>> bands;
     };
     std::vector<Level> levels;
@@ -250,7 +251,8 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
         const int w = static_cast<int>(std::ceil(image.width * scale));
         const int h = static_cast<int>(std::ceil(image.height * scale));
         const int out_rows = (h - kPnetBandOverlap) / 2;  // an upper bound: the last band may be empty
-        levels.push_back({scale, w, h, std::vector<std::vector<Cell>>((out_rows + kPnetBandRows - 1) / kPnetBandRows)});
+        levels.push_back({scale, w, h, ResizePlan(image.width, image.height, w, h, options.enlarge),
+                          std::vector<std::vector<Cell>>((out_rows + kPnetBandRows - 1) / kPnetBandRows)});
         stats.pnet_pixels += static_cast<std::int64_t>(w) * h;
     }
     stats.pyramid_levels = static_cast<int>(levels.size());
@@ -268,8 +270,7 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
         std::vector<std::uint8_t> pixels(static_cast<std::size_t>(rows) * l.w * 3);
         engine::Tensor input;
         engine::Workspace ws;
-        resize_rows(image.pixels.data(), image.width, image.height, 3, pixels.data(), l.w, l.h, 2 * first_row, rows,
-                    options.enlarge);
+        resize_rows(l.plan, image.pixels.data(), 3, pixels.data(), 2 * first_row, rows);
         l.bands[items[k].second] =
             pnet_band(*pnet_, pixels.data(), l.w, rows, first_row, options.thresholds[0], input, ws);
     });

@@ -90,42 +90,42 @@ void resize_row_rgb(const float* in, const RowTaps& taps, float* out) {
     }
 }
 
+ResizePlan::ResizePlan(int src_w_, int src_h_, int dst_w_, int dst_h_, Enlarge enlarge)
+    : src_w(src_w_), src_h(src_h_), dst_w(dst_w_), dst_h(dst_h_) {
+    const bool shrink = src_w >= dst_w && src_h >= dst_h;
+    x_taps = resize_taps(src_w, dst_w, shrink, enlarge);
+    y_taps = resize_taps(src_h, dst_h, shrink, enlarge);
+    for (const auto& taps : x_taps) {
+        for (const ResizeTap& t : taps) rgb_x_taps.add(t.source, t.weight);
+        rgb_x_taps.end_pixel();
+    }
+    for (const auto& taps : y_taps)
+        if (!taps.empty()) span = std::max(span, taps.back().source - taps.front().source + 1);
+}
+
 namespace {
 
 // Separable: rows first, then columns. Output row y sums the source rows of
-// its taps, resized horizontally; those are kept in a ring of as many rows
-// as the widest tap span, each row resized once when first needed (the taps
-// move down the image), so the buffer is a few rows, not the whole image.
-// Output rows [first_row, first_row + rows) only, each computed as in the
-// whole image: store(y - first_row, ...).
+// its taps, resized horizontally; those are kept in a ring of `span` rows,
+// each row resized once when first needed (the taps move down the image),
+// so the buffer is a few rows, not the whole image. Output rows
+// [first_row, first_row + rows) only, each computed as in the whole image:
+// store(y - first_row, ...).
 template <class T, class Store>
-void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_w, int dst_h, int first_row, int rows,
-                      Enlarge enlarge, Store store) {
-    const bool shrink = src_w >= dst_w && src_h >= dst_h;
-    const auto x_taps = resize_taps(src_w, dst_w, shrink, enlarge);
-    const auto y_taps = resize_taps(src_h, dst_h, shrink, enlarge);
+void resize_separable(const ResizePlan& plan, const T* src, int channels, int first_row, int rows, Store store) {
+    const int src_w = plan.src_w, dst_w = plan.dst_w, span = plan.span;
+    const auto& y_taps = plan.y_taps;
     const std::size_t row_len = static_cast<std::size_t>(dst_w) * channels;
-    int span = 1;
-    for (const auto& taps : y_taps)
-        if (!taps.empty()) span = std::max(span, taps.back().source - taps.front().source + 1);
     std::vector<float> ring(static_cast<std::size_t>(span) * row_len);
     // Source rows below `resized` have been resized (or are not needed: the
     // taps only move down the image).
-    int resized = first_row < dst_h && !y_taps[first_row].empty() ? y_taps[first_row].front().source : 0;
+    int resized = first_row < plan.dst_h && !y_taps[first_row].empty() ? y_taps[first_row].front().source : 0;
     auto row = [&](int y) { return ring.data() + static_cast<std::size_t>(y % span) * row_len; };
     std::vector<float> acc(row_len);
     // Three channels (every image): a source row as floats with a float of
     // slack (resize_row_rgb).
     const bool rgb = channels == 3;
-    RowTaps rgb_taps;
-    std::vector<float> line;
-    if (rgb) {
-        for (const auto& taps : x_taps) {
-            for (const ResizeTap& t : taps) rgb_taps.add(t.source, t.weight);
-            rgb_taps.end_pixel();
-        }
-        line.resize(static_cast<std::size_t>(src_w) * 3 + 1);
-    }
+    std::vector<float> line(rgb ? static_cast<std::size_t>(src_w) * 3 + 1 : 0);
     for (int y = first_row; y < first_row + rows; ++y) {
         for (const ResizeTap& tap : y_taps[y])
             for (; resized <= tap.source; ++resized) {
@@ -133,12 +133,12 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
                 float* out = row(resized);
                 if (rgb) {
                     std::copy(in, in + static_cast<std::size_t>(src_w) * 3, line.begin());
-                    resize_row_rgb(line.data(), rgb_taps, out);
+                    resize_row_rgb(line.data(), plan.rgb_x_taps, out);
                     continue;
                 }
                 std::fill(out, out + row_len, 0.0f);
                 for (int x = 0; x < dst_w; ++x)
-                    for (const ResizeTap& t : x_taps[x])
+                    for (const ResizeTap& t : plan.x_taps[x])
                         for (int c = 0; c < channels; ++c)
                             out[x * channels + c] += t.weight * static_cast<float>(in[t.source * channels + c]);
             }
@@ -154,23 +154,23 @@ void resize_separable(const T* src, int src_w, int src_h, int channels, int dst_
 }  // namespace
 
 void resize(const float* src, int src_w, int src_h, int channels, float* dst, int dst_w, int dst_h, Enlarge enlarge) {
-    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, 0, dst_h, enlarge,
+    const ResizePlan plan(src_w, src_h, dst_w, dst_h, enlarge);
+    resize_separable(plan, src, channels, 0, dst_h,
                      [&](int y, const float* row, std::size_t n) { std::copy(row, row + n, dst + y * n); });
 }
 
-void resize_rows(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
-                 int first_row, int rows, Enlarge enlarge) {
-    rows = std::clamp(rows, 0, std::max(dst_h - first_row, 0));
-    resize_separable(src, src_w, src_h, channels, dst_w, dst_h, first_row, rows, enlarge,
-                     [&](int y, const float* row, std::size_t n) {
-                         for (std::size_t i = 0; i < n; ++i)
-                             dst[y * n + i] = static_cast<std::uint8_t>(std::clamp(std::lrint(row[i]), 0L, 255L));
-                     });
+void resize_rows(const ResizePlan& plan, const std::uint8_t* src, int channels, std::uint8_t* dst, int first_row,
+                 int rows) {
+    rows = std::clamp(rows, 0, std::max(plan.dst_h - first_row, 0));
+    resize_separable(plan, src, channels, first_row, rows, [&](int y, const float* row, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i)
+            dst[y * n + i] = static_cast<std::uint8_t>(std::clamp(std::lrint(row[i]), 0L, 255L));
+    });
 }
 
 void resize(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
             Enlarge enlarge) {
-    resize_rows(src, src_w, src_h, channels, dst, dst_w, dst_h, 0, dst_h, enlarge);
+    resize_rows(ResizePlan(src_w, src_h, dst_w, dst_h, enlarge), src, channels, dst, 0, dst_h);
 }
 
 }  // namespace mtcnn

@@ -62,6 +62,18 @@ struct RowTaps {
     int pixels() const { return static_cast<int>(start.size()) - 1; }
 };
 
+// What resize() works out from the sizes alone: both axes' taps, x's also
+// flattened for RGB rows, and the most source rows one output row reads.
+// Made once per pyramid level and shared by its bands (resize_rows), on
+// any number of threads: it is read-only.
+struct ResizePlan {
+    ResizePlan(int src_w, int src_h, int dst_w, int dst_h, Enlarge enlarge);
+    int src_w, src_h, dst_w, dst_h;
+    std::vector<std::vector<ResizeTap>> x_taps, y_taps;
+    RowTaps rgb_x_taps;
+    int span = 1;
+};
+
 // out[3 d + c] = the sum over d's taps, in their order, of weight * in[3
 // source + c], for c < 3 and every output pixel d (0 without taps). `in` must
 // be readable one float past the last pixel a tap names: each tap is one
@@ -77,7 +89,7 @@ void resize(const std::uint8_t* src, int src_w, int src_h, int channels, std::ui
 // Output rows [first_row, first_row + rows) of the 8-bit resize() above
 // (clipped to the image), the same values, into dst (rows x dst_w x
 // channels): a pyramid level made a band at a time, never held whole.
-void resize_rows(const std::uint8_t* src, int src_w, int src_h, int channels, std::uint8_t* dst, int dst_w, int dst_h,
-                 int first_row, int rows, Enlarge enlarge = Enlarge::area);
+void resize_rows(const ResizePlan& plan, const std::uint8_t* src, int channels, std::uint8_t* dst, int first_row,
+                 int rows);
 
 }  // namespace mtcnn

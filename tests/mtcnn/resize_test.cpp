@@ -170,10 +170,11 @@ TEST(ResizeRows, BandsEqualTheWholeImage) {
             const std::size_t row = static_cast<std::size_t>(dw) * 3;
             std::vector<std::uint8_t> whole(row * dh);
             resize(rgb.data(), sw, sh, 3, whole.data(), dw, dh, e);
+            const ResizePlan plan(sw, sh, dw, dh, e);
             for (int rows : {1, 7, 74})
                 for (int first = 0; first < dh; first += 5) {
                     std::vector<std::uint8_t> band(row * rows, 0xAA);
-                    resize_rows(rgb.data(), sw, sh, 3, band.data(), dw, dh, first, rows, e);
+                    resize_rows(plan, rgb.data(), 3, band.data(), first, rows);
                     const int inside = std::min(rows, dh - first);
                     ASSERT_TRUE(std::equal(band.begin(), band.begin() + row * inside, whole.begin() + row * first))
                         << dw << "x" << dh << " rows " << first << "+" << rows;
