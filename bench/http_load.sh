@@ -13,8 +13,9 @@
 # Needs wrk (Debian: apt-get install wrk); the rest is bash and /proc.
 #
 # What it does:
-# 1. starts `face-service serve --host 127.0.0.1 --port P --threads 2` (mode
-#    default, every other setting default) on a free port, and times the
+# 1. starts `face-service serve --host 127.0.0.1 --port P --threads 2
+#    --max-queue 16` (mode default, every other setting default; see
+#    MAX_QUEUE below) on a free port, and times the
 #    first 200 from GET /readyz, polled every 5 ms over bash's /dev/tcp;
 # 2. warm-up: WARMUP requests, two at a time (so that both request threads
 #    have run a detection), then VmRSS and VmHWM from /proc/PID/status;
@@ -31,7 +32,11 @@
 #    status 0.
 #
 # Settings (environment): DURATION (120s), CONCURRENCY ("1 4 16"), TOTAL
-# (5000), WARMUP (6), SERVER_THREADS (2), WRK_TIMEOUT (120s). At
+# (5000), WARMUP (6), SERVER_THREADS (2), WRK_TIMEOUT (120s), MAX_QUEUE
+# (the largest concurrency). The queue must hold every client: with the
+# service's default (2 x threads) the requests past it are answered 503 at
+# once, which is the point of the bound but not a latency figure (run with
+# MAX_QUEUE=4 to see it: bench/RESULTS.md has one such run). At
 # concurrency 16 with two request threads a request waits for ~8 others,
 # tens of seconds on a small machine: the window must hold several of those
 # rounds, and wrk's default timeout (2 s) would count nearly every request
@@ -51,6 +56,7 @@ total_target=${TOTAL:-5000}
 warmup=${WARMUP:-6}
 server_threads=${SERVER_THREADS:-2}
 wrk_timeout=${WRK_TIMEOUT:-120s}
+max_queue=${MAX_QUEUE:-$(printf '%s\n' $concurrency | sort -n | tail -1)}
 
 command -v wrk > /dev/null || {
   echo "http_load.sh: needs wrk, which is not installed (Debian: apt-get install wrk)" >&2
@@ -152,7 +158,8 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.0f", us / 1000 }'; }
 port=$(free_port) || fail "no free port found"
 now_us
 start=$now
-"$bin" serve --host 127.0.0.1 --port "$port" --threads "$server_threads" 2> "$logs/server.log" &
+"$bin" serve --host 127.0.0.1 --port "$port" --threads "$server_threads" --max-queue "$max_queue" \
+  2> "$logs/server.log" &
 pid=$!
 until request "$logs/readyz" GET /readyz; do
   kill -0 "$pid" 2> /dev/null || fail "the server exited during start-up"
