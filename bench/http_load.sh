@@ -105,6 +105,23 @@ request() {
   [[ $(head -c 12 "$out") == "HTTP/1.1 200" ]]
 }
 
+# Waits until the server has nothing to do (GET /metrics: no request waits,
+# and the scrape is the only one in flight). wrk stops by closing its
+# connections, and the requests it had sent still run and wait: the next
+# run would otherwise start with them in the queue (and its first clients
+# answered 503 when they fill it).
+wait_idle() {
+  local m="$logs/metrics"
+  for _ in $(seq 1200); do
+    if request "$m" GET /metrics && grep -qx 'face_service_queue_depth 0' "$m" &&
+      grep -qx 'face_service_http_requests_in_flight 1' "$m"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "the server was still busy 120 s after the last run"
+}
+
 # The machine's CPU time and the server's, in clock ticks (both cores).
 cpu_sample() {
   local _ u n s i w q sq st
@@ -124,6 +141,7 @@ served=0
 run_wrk() {
   local name=$1 c=$2 d=$3
   local t=$((c < 2 ? c : 2))
+  wait_idle
   say "$name: wrk -t $t -c $c -d $d --timeout $wrk_timeout"
   cpu_sample
   local total0=$cpu_total busy0=$cpu_busy server0=$cpu_server
@@ -215,6 +233,7 @@ while ((served + 2 < total_target)); do
   fill_errors=$((fill_errors + $(errors_sum)))
   say "$served requests answered so far: VmRSS $(memory VmRSS) MiB; CPU server / others: $cpu_share"
 done
+wait_idle
 two_requests
 rss_end=$(memory VmRSS)
 hwm_end=$(memory VmHWM)
