@@ -30,6 +30,7 @@ template <class Arch, int NB>
 struct TileShape;
 template <> struct TileShape<xsimd::avx512f, 1> { static constexpr int pixels = 12; };
 template <> struct TileShape<xsimd::avx512f, 2> { static constexpr int pixels = 8; };
+template <> struct TileShape<xsimd::avx512f, 3> { static constexpr int pixels = 8; };
 template <> struct TileShape<xsimd::avx512f, 4> { static constexpr int pixels = 6; };
 template <> struct TileShape<xsimd::fma3<xsimd::avx2>, 1> { static constexpr int pixels = 6; };
 
@@ -154,8 +155,15 @@ struct KernelsFor {
                     j.in + (static_cast<std::size_t>(n) * j.in_h + static_cast<std::size_t>(oy) * j.stride_h) * j.in_w * j.in_c;
                 float* out_row = j.out + (static_cast<std::size_t>(n) * j.out_h + oy) * j.out_w * j.out_c;
                 int b = 0;
-                if constexpr (max_blocks >= 4)
+                if constexpr (max_blocks >= 4) {
                     for (; b + 4 <= blocks; b += 4) conv_row<4>(j, in_row, block_stride, b, out_row);
+                    // Three blocks left (RNet conv2's 48 channels): one pass,
+                    // not two and one, so each broadcast feeds three FMAs.
+                    if (b + 3 == blocks) {
+                        conv_row<3>(j, in_row, block_stride, b, out_row);
+                        b += 3;
+                    }
+                }
                 if constexpr (max_blocks >= 2)
                     for (; b + 2 <= blocks; b += 2) conv_row<2>(j, in_row, block_stride, b, out_row);
                 for (; b < blocks; ++b) conv_row<1>(j, in_row, block_stride, b, out_row);
