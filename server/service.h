@@ -34,8 +34,9 @@
 //   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated;
 //        mode not one of the modes, or repeated
 //   503  /api/detect before the detector is ready (with Retry-After);
-//        any request when every request thread is busy and max_queue
-//        requests wait already (Retry-After: 1; server/http_server.h)
+//        any request but the probes and /metrics when every request
+//        thread is busy and max_queue requests wait already (Retry-After:
+//        1; server/http_server.h, route_probe)
 //   404 / 405  unknown path / wrong method (with Allow)
 //   500  anything unexpected; the message goes to stderr, the server goes on
 //
