@@ -87,15 +87,27 @@ const ConvCase kConvCases[] = {
 
 class ConvTest : public ::testing::TestWithParam<std::tuple<ConvCase, Isa>> {};
 
+// A random n x h x w x in_c input and a kh x kw convolution to out_c
+// channels: weights, bias and PReLU slopes (in [0, 0.5]).
+struct RandomConv {
+    Tensor in;
+    int k;  // kh * kw * in_c, one output channel's weights
+    std::vector<float> weights, bias, alpha;
+};
+
+RandomConv random_conv(int n, int h, int w, int in_c, int out_c, int kh, int kw, std::mt19937& rng) {
+    RandomConv r{Tensor({n, h, w, in_c}), kh * kw * in_c, {}, {}, {}};
+    fill_random(r.in, rng);
+    r.weights = random_vector(static_cast<std::size_t>(out_c) * r.k, rng);
+    r.bias = random_vector(out_c, rng);
+    r.alpha = random_vector(out_c, rng, 0.0f, 0.5f);
+    return r;
+}
+
 // Random input, weights, bias and PReLU slopes for `c`; the kernels of
 // `isa` against the reference layers.
 void expect_conv_matches_reference(const ConvCase& c, Isa isa, std::mt19937& rng) {
-    Tensor in({c.n, c.h, c.w, c.in_c});
-    fill_random(in, rng);
-    const int k = c.kh * c.kw * c.in_c;
-    const auto weights = random_vector(static_cast<std::size_t>(c.out_c) * k, rng);
-    const auto bias = random_vector(c.out_c, rng);
-    const auto alpha = random_vector(c.out_c, rng, 0.0f, 0.5f);
+    const auto [in, k, weights, bias, alpha] = random_conv(c.n, c.h, c.w, c.in_c, c.out_c, c.kh, c.kw, rng);
     const ConvParams p{c.kh, c.kw, c.stride, c.stride, c.pad, c.pad};
 
     Tensor want;
@@ -229,12 +241,7 @@ TEST(ConvMaxPool, EqualsConvThenPool) {
     std::mt19937 rng(11);
     for (Isa isa : supported_isas())
         for (const Case& c : cases) {
-            Tensor in({c.n, c.h, c.w, c.in_c});
-            fill_random(in, rng);
-            const int k = c.k * c.k * c.in_c;
-            const auto weights = random_vector(static_cast<std::size_t>(c.out_c) * k, rng);
-            const auto bias = random_vector(c.out_c, rng);
-            const auto alpha = random_vector(c.out_c, rng, 0.0f, 0.5f);
+            const auto [in, k, weights, bias, alpha] = random_conv(c.n, c.h, c.w, c.in_c, c.out_c, c.k, c.k, rng);
             const PackedWeights pw = pack_weights(weights.data(), c.out_c, k, bias.data(), alpha.data());
             const ConvParams cp{c.k, c.k, 1, 1, c.pad, c.pad};
             const PoolParams pp{c.pool_k, 2, PoolRounding::ceil};
