@@ -10,7 +10,7 @@ DEB_PACKAGES := g++ cmake make pkg-config libeigen3-dev libstb-dev libjpeg62-tur
 # validate the Helm values' schema and run `docker-compose config`.
 TEST_DEB_PACKAGES := chromium curl python3 python3-yaml python3-jsonschema docker-compose
 
-.PHONY: deps test-deps build run test test-sanitize clean
+.PHONY: deps test-deps build run test test-sanitize test-tsan clean
 
 # $(call install_missing,PACKAGES): apt-get installs those not installed yet.
 define install_missing
@@ -58,6 +58,14 @@ test-sanitize: deps
 	@cmake --preset sanitize >/dev/null
 	@cmake --build --preset sanitize -j $(JOBS)
 	ctest --preset sanitize -j $(JOBS)
+
+# ThreadSanitizer on the tests where threads meet: the thread pool, one
+# detection spread over threads and concurrent detections, the HTTP server
+# and its clients (the presets name the targets and tests).
+test-tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS)
 
 clean:
 	rm -rf build
