@@ -9,8 +9,14 @@ DEB_PACKAGES := g++ cmake make pkg-config libeigen3-dev libstb-dev libjpeg62-tur
 # (never a downloaded browser); the deployment tests (tests/deploy) read YAML,
 # validate the Helm values' schema and run `docker-compose config`.
 TEST_DEB_PACKAGES := chromium curl python3 python3-yaml python3-jsonschema docker-compose
+# For `make fuzz` / `make fuzz-ci` only: libFuzzer comes with Debian's clang
+# (its runtime in libclang-rt-14-dev); cjpeg/djpeg scale the photo seeds.
+FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev libjpeg-turbo-progs
+# Seconds per fuzz target (tests/fuzz/README.md).
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 30
 
-.PHONY: deps test-deps build run test test-sanitize test-tsan clean
+.PHONY: deps test-deps build run test test-sanitize test-tsan fuzz-deps fuzz fuzz-ci clean
 
 # $(call install_missing,PACKAGES): apt-get installs those not installed yet.
 define install_missing
@@ -66,6 +72,18 @@ test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS)
+
+# libFuzzer on the photo path, the HTTP parsing and the weight loader
+# (tests/fuzz): `make fuzz` runs each target FUZZ_SECONDS, `make fuzz-ci`
+# FUZZ_CI_SECONDS (the CI's bounded run). Nothing is written to the repository.
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_DEB_PACKAGES))
+
+fuzz: fuzz-deps
+	JOBS=$(JOBS) bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-ci: fuzz-deps
+	JOBS=$(JOBS) bash tests/fuzz/run.sh $(FUZZ_CI_SECONDS)
 
 clean:
 	rm -rf build
