@@ -114,13 +114,14 @@ struct WindowResult {
 };
 
 // Runs `net` over the crops of `boxes` in batches of at most kWindowsPerBatch
-// windows, spread over the pool; returns one result per box, in order. With
+// windows, spread over the pool; returns one result per box, in order (or
+// throws DetectionTimeout, checked before each batch). With
 // a mirror, each crop's mirror image follows it in the batch, and the two
 // probabilities are averaged and so are the regressions (the mirror's left
 // edge is the crop's right edge).
 std::vector<WindowResult> run_windows(const engine::Forward& net, engine::ThreadPool& pool, const Image& image,
                                       const std::vector<Candidate>& boxes, int size, const Views& views,
-                                      bool landmarks, std::int64_t& windows_run) {
+                                      bool landmarks, std::int64_t& windows_run, const Deadline& deadline) {
     const std::size_t window = static_cast<std::size_t>(size) * size * 3;
     const int per_box = views.mirror ? 2 : 1;
     const std::size_t threads = static_cast<std::size_t>(pool.size());
@@ -135,6 +136,7 @@ std::vector<WindowResult> run_windows(const engine::Forward& net, engine::Thread
         engine::Workspace ws;
         std::vector<std::size_t> batch;
         for (std::size_t b = worker; b < batches; b += threads) {
+            deadline.check();
             const std::size_t first = b * per_batch, count = std::min(per_batch, boxes.size() - first);
             input.reshape({static_cast<int>(count) * per_box, size, size, 3});
             batch.clear();
@@ -236,8 +238,8 @@ Detector::Detector(const engine::Forward& pnet, const engine::Forward& rnet, con
                    int threads)
     : pnet_(&pnet), rnet_(&rnet), onet_(&onet), pool_(std::make_unique<engine::ThreadPool>(threads)) {}
 
-std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOptions& options,
-                                            DetectStats& stats) const {
+std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOptions& options, DetectStats& stats,
+                                            const Deadline& deadline) const {
     // A level is never held whole: each band resamples its own rows from
     // the photo (a 48-megapixel photo's pyramid would take 380 MB).
     struct Level {
@@ -261,7 +263,10 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
     std::vector<std::pair<std::size_t, std::size_t>> items;
     for (std::size_t i = 0; i < levels.size(); ++i)
         for (std::size_t b = 0; b < levels[i].bands.size(); ++b) items.emplace_back(i, b);
+    // A band that finds the deadline passed throws; the pool rethrows the
+    // first such error once every band has returned (the others at once).
     pool_->parallel_for(items.size(), [&](std::size_t k) {
+        deadline.check();
         Level& l = levels[items[k].first];
         const int first_row = static_cast<int>(items[k].second) * kPnetBandRows;
         const int rows = pnet_band_rows(l.h, first_row);
@@ -296,10 +301,11 @@ std::vector<Candidate> Detector::stage_pnet(const Image& image, const DetectOpti
 }
 
 std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Candidate> boxes,
-                                            const DetectOptions& options, DetectStats& stats) const {
+                                            const DetectOptions& options, DetectStats& stats,
+                                            const Deadline& deadline) const {
     const Views views{options.enlarge, options.rnet_mirror};
     const std::vector<WindowResult> results =
-        run_windows(*rnet_, *pool_, image, boxes, kRnetSize, views, false, stats.rnet_windows);
+        run_windows(*rnet_, *pool_, image, boxes, kRnetSize, views, false, stats.rnet_windows, deadline);
     std::vector<Candidate> passed;
     for (std::size_t i = 0; i < boxes.size(); ++i) {
         const WindowResult& r = results[i];
@@ -318,11 +324,12 @@ std::vector<Candidate> Detector::stage_rnet(const Image& image, std::vector<Cand
 }
 
 std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Candidate> boxes,
-                                            const DetectOptions& options, int pass, DetectStats& stats) const {
+                                            const DetectOptions& options, int pass, DetectStats& stats,
+                                            const Deadline& deadline) const {
     for (Candidate& b : boxes) truncate_corners(b);
     const Views views{options.enlarge, options.onet_mirror};
     const std::vector<WindowResult> results =
-        run_windows(*onet_, *pool_, image, boxes, kOnetSize, views, true, stats.onet_windows);
+        run_windows(*onet_, *pool_, image, boxes, kOnetSize, views, true, stats.onet_windows, deadline);
     const float threshold = pass == options.onet_passes ? options.thresholds[2] : options.onet_pass_threshold;
     std::vector<Candidate> passed;
     for (std::size_t i = 0; i < boxes.size(); ++i) {
@@ -347,19 +354,21 @@ std::vector<Candidate> Detector::stage_onet(const Image& image, std::vector<Cand
     return select(passed, nms(passed, options.nms[3], Overlap::minimum));
 }
 
-std::vector<Face> Detector::detect(const Image& image, const DetectOptions& options, DetectStats* stats_out) const {
+std::vector<Face> Detector::detect(const Image& image, const DetectOptions& options, DetectStats* stats_out,
+                                   const Deadline& deadline) const {
     DetectStats stats;
+    deadline.check();
     auto start = Clock::now();
-    std::vector<Candidate> boxes = stage_pnet(image, options, stats);
+    std::vector<Candidate> boxes = stage_pnet(image, options, stats, deadline);
     stats.pnet_seconds = seconds_since(start);
     start = Clock::now();
-    if (!boxes.empty()) boxes = stage_rnet(image, std::move(boxes), options, stats);
+    if (!boxes.empty()) boxes = stage_rnet(image, std::move(boxes), options, stats, deadline);
     stats.rnet_seconds = seconds_since(start);
     start = Clock::now();
     for (int pass = 1; pass <= options.onet_passes && !boxes.empty(); ++pass) {
         if (pass > 1)
             for (Candidate& b : boxes) make_square(b);
-        boxes = stage_onet(image, std::move(boxes), options, pass, stats);
+        boxes = stage_onet(image, std::move(boxes), options, pass, stats, deadline);
     }
     stats.onet_seconds = seconds_since(start);
     if (stats_out) *stats_out = stats;

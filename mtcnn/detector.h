@@ -4,8 +4,10 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,33 @@ struct DetectStats {
     double pnet_seconds = 0, rnet_seconds = 0, onet_seconds = 0;
 };
 
+// A detection stopped because it ran past its Deadline.
+class DetectionTimeout : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// When a detect() call must give up: an argument of each call (the
+// detector is shared and immutable), checked when the call starts, before
+// each PNet band of each pyramid level and before each RNet / ONet batch of
+// windows, so a call stops within about one band or batch of the time
+// (milliseconds to tens of milliseconds), throwing DetectionTimeout. The
+// default never passes; a deadline that does not pass changes no answer.
+struct Deadline {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point at = Clock::time_point::max();
+
+    // `limit` from now; zero or less: never.
+    static Deadline after(Clock::duration limit) {
+        return limit <= Clock::duration::zero() ? Deadline{} : Deadline{Clock::now() + limit};
+    }
+    bool passed() const { return at != Clock::time_point::max() && Clock::now() >= at; }
+    // Throws DetectionTimeout once passed.
+    void check() const {
+        if (passed()) throw DetectionTimeout("the detection ran past its time limit");
+    }
+};
+
 class Detector {
 public:
     // Loads and validates the weights (embedded when weights_dir is empty).
@@ -88,21 +117,22 @@ public:
 
     // Faces sorted by confidence, highest first. Thread-safe: the networks
     // are read-only; every call has its own buffers. The faces do not
-    // depend on `threads`.
-    std::vector<Face> detect(const Image& image, const DetectOptions& options = {},
-                             DetectStats* stats = nullptr) const;
+    // depend on `threads`. DetectionTimeout once `deadline` has passed.
+    std::vector<Face> detect(const Image& image, const DetectOptions& options = {}, DetectStats* stats = nullptr,
+                             const Deadline& deadline = {}) const;
 
     int threads() const { return pool_->size(); }
     // The kernels of the embedded networks (scalar with another engine's).
     engine::Isa isa() const { return owned_ ? owned_->pnet.isa() : engine::Isa::scalar; }
 
 private:
-    std::vector<Candidate> stage_pnet(const Image& image, const DetectOptions& options, DetectStats& stats) const;
+    std::vector<Candidate> stage_pnet(const Image& image, const DetectOptions& options, DetectStats& stats,
+                                      const Deadline& deadline) const;
     std::vector<Candidate> stage_rnet(const Image& image, std::vector<Candidate> boxes, const DetectOptions& options,
-                                      DetectStats& stats) const;
+                                      DetectStats& stats, const Deadline& deadline) const;
     // `pass` counts from 1 (DetectOptions::onet_passes).
     std::vector<Candidate> stage_onet(const Image& image, std::vector<Candidate> boxes, const DetectOptions& options,
-                                      int pass, DetectStats& stats) const;
+                                      int pass, DetectStats& stats, const Deadline& deadline) const;
 
     std::unique_ptr<const Nets> owned_;  // empty with another engine's networks
     const engine::Forward *pnet_, *rnet_, *onet_;

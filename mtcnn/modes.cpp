@@ -88,8 +88,8 @@ DetectOptions options_for(const Mode& mode, double confidence) {
 }
 
 std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence,
-                         DetectStats* stats) {
-    std::vector<Face> faces = detector.detect(image, options_for(mode, confidence), stats);
+                         DetectStats* stats, const Deadline& deadline) {
+    std::vector<Face> faces = detector.detect(image, options_for(mode, confidence), stats, deadline);
     for (Face& f : faces) f.confidence = mode.calibration.calibrate(f.confidence);
     return faces;
 }

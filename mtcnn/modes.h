@@ -57,9 +57,9 @@ std::string mode_names();
 DetectOptions options_for(const Mode& mode, double confidence);
 
 // The faces of `image` in `mode` with calibrated confidence >= `confidence`,
-// highest first, each carrying its calibrated confidence; `stats` as in
-// Detector::detect.
+// highest first, each carrying its calibrated confidence; `stats` and
+// `deadline` as in Detector::detect.
 std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence,
-                         DetectStats* stats = nullptr);
+                         DetectStats* stats = nullptr, const Deadline& deadline = {});
 
 }  // namespace mtcnn
