@@ -32,6 +32,11 @@ constexpr std::string_view kOtherRoute = "other";
 struct ConnectionLost {};
 // No byte arrived in time in the middle of a request.
 struct RequestTimeout {};
+// The gate answered the request from its head.
+struct Refused {
+    Response response;
+    bool body_unread;
+};
 
 int remaining_ms(Clock::time_point deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -40,12 +45,15 @@ int remaining_ms(Clock::time_point deadline) {
 
 std::string serialize(const Response& r, bool keep_alive, bool head_only) {
     std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(reason_phrase(r.status)) + "\r\n";
-    out += "Content-Type: " + r.content_type + "\r\n";
-    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    const bool no_content = r.status == 204;  // no body, so nothing to describe or measure
+    if (!no_content) {
+        out += "Content-Type: " + r.content_type + "\r\n";
+        out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    }
     out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
     for (const Header& h : r.headers) out += h.name + ": " + h.value + "\r\n";
     out += "\r\n";
-    if (!head_only) out += r.body;
+    if (!head_only && !no_content) out += r.body;
     return out;
 }
 
@@ -420,6 +428,7 @@ std::string_view Server::route_of(const Request& request) const {
 bool Server::respond(Client& conn, const Request& request, Response& response, bool keep_alive,
                      std::uint64_t bytes_in, bool blocking) {
     response.headers.push_back({"X-Request-ID", request.id});
+    if (decorator_) decorator_(request, response);
     const std::string wire = serialize(response, keep_alive, request.method == "HEAD");
     bool sent = true;
     if (blocking) {
@@ -464,7 +473,11 @@ bool Server::reject(Client& conn) {
     request.id = request_id_for(request);
     const bool probe = probes_.contains(request.path) && (request.method == "GET" || request.method == "HEAD");
     Response response;
-    if (probe) {
+    std::optional<Response> refused;
+    if (probe && gate_) refused = gate_(request);
+    if (refused) {
+        response = std::move(*refused);
+    } else if (probe) {
         response = dispatch(request);
     } else {
         response = error_response(
@@ -538,6 +551,15 @@ Server::Next Server::serve_request(Client& conn) {
             request = parse_request_head(conn.pending().substr(0, end));
             request.id = request_id_for(request);
             conn.consume(end + 4);
+            if (gate_)
+                if (std::optional<Response> refused = gate_(request)) {
+                    bool body = true;  // unless it is known to have none: a malformed framing counts as one
+                    try {
+                        body = body_framing(request, options_.max_body).kind != BodyFraming::Kind::none;
+                    } catch (const HttpError&) {
+                    }
+                    throw Refused{std::move(*refused), body};
+                }
 
             const BodyFraming framing = body_framing(request, options_.max_body);
             if (framing.kind != BodyFraming::Kind::none && expects_continue(request) && conn.pending().empty())
@@ -574,6 +596,10 @@ Server::Next Server::serve_request(Client& conn) {
     } catch (const HttpError& e) {
         response = error_response(e.status(), e.what());
         unread_input = true;
+    } catch (Refused& r) {
+        response = std::move(r.response);
+        persistent = keep_alive(request);
+        unread_input = r.body_unread;
     }
 
     if (request.id.empty()) request.id = new_request_id();  // the head could not be read

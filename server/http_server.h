@@ -47,6 +47,18 @@
 //   every response, the server's own errors included.
 // - After each response the observer (on_exchange) is told what happened,
 //   for metrics and access logs (Exchange).
+// - A gate (set_gate) sees each request's head before its body is read and
+//   before routing, and may answer it there (the service's API keys: a
+//   stranger's upload is refused without being read). A refused request
+//   with a body closes its connection afterwards, as after a 413; one
+//   without keeps it. Probes answered on the accepting thread go through
+//   the gate too.
+// - A decorator (set_decorator) may add headers to every response before
+//   it is sent, the server's own errors included (the service's CORS
+//   headers: a browser shows a cross-origin script a 413 or a busy 503
+//   only when it carries them).
+// - 204 responses are sent without Content-Type, Content-Length or body
+//   (RFC 9110 8.6, 15.3.5).
 // - stop() may be called from any thread (a signal handler's thread); run()
 //   then closes the listening socket at once (new connections are refused),
 //   closes idle connections, and lets every request already received (being
@@ -69,6 +81,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -81,6 +94,9 @@
 namespace server::http {
 
 using Handler = std::function<Response(const Request&)>;
+// A response to send instead of routing the request, or nullopt.
+using Gate = std::function<std::optional<Response>(const Request&)>;
+using Decorator = std::function<void(const Request&, Response&)>;
 
 // One request answered, as the observer sees it (Server::on_exchange).
 struct Exchange {
@@ -136,6 +152,11 @@ public:
     // accepting thread) after every response; set before listen(). It must
     // not throw, and should be quick: it delays the next request.
     void on_exchange(Observer observer) { observer_ = std::move(observer); }
+    // Set before listen(); called on the request threads (and the
+    // accepting thread) concurrently, so they must be thread-safe, quick,
+    // and not throw.
+    void set_gate(Gate gate) { gate_ = std::move(gate); }
+    void set_decorator(Decorator decorator) { decorator_ = std::move(decorator); }
 
     // Binds and listens; throws std::system_error naming the address.
     void listen();
@@ -182,6 +203,8 @@ private:
     int listen_fd_ = -1;
     int bound_port_ = 0;
     Observer observer_;
+    Gate gate_;
+    Decorator decorator_;
     int stop_pipe_[2] = {-1, -1};  // readable once stop() has been called
     int wake_pipe_[2] = {-1, -1};  // a worker handed a connection back to run()
     std::atomic<bool> stopping_{false};

@@ -83,7 +83,10 @@ struct Seen {
 // side order of the queries is kept in order(). GET /hold waits for gate().
 class TestServer {
 public:
-    TestServer(server::http::ServerOptions options, std::chrono::milliseconds work) : server_(local(options)) {
+    // `setup` runs before listen(): a gate, a decorator, more routes.
+    TestServer(server::http::ServerOptions options, std::chrono::milliseconds work,
+               const std::function<void(server::http::Server&)>& setup = {})
+        : server_(local(options)) {
         server_.route("GET", "/work", [this, work](const server::http::Request& r) {
             std::this_thread::sleep_for(work);
             {
@@ -107,6 +110,7 @@ public:
             seen_.push_back({e.request.id, std::string(e.route), e.request.method, e.response.status, e.bytes_in,
                              e.bytes_out, std::string(e.remote)});
         });
+        if (setup) setup(server_);
         server_.listen();
         thread_ = std::thread([this] { cut_ = server_.run(); });
     }
@@ -587,6 +591,110 @@ TEST(HttpServer, GracePeriodLetsASlowUploadThatFinishesInTimeThrough) {
     EXPECT_EQ(reply.body, R"({"bytes":10})");
     stopper.join();
     EXPECT_EQ(cut, 0);
+}
+
+// The gate answers from the head: a refused upload is never read (its
+// 401 comes while the client still holds the body back), and its
+// connection closes; a refused request without a body keeps its
+// connection. What the gate lets through is served as usual.
+TEST(HttpServer, GateRefusesFromTheHeadBeforeTheBody) {
+    std::atomic<int> bodies_read{0};
+    TestServer server({.threads = 1}, 0ms, [&](server::http::Server& s) {
+        s.route("POST", "/counted", [&](const server::http::Request&) {
+            ++bodies_read;
+            return server::http::json_response(200, {{"read", true}});
+        });
+        s.set_gate([](const server::http::Request& r) -> std::optional<server::http::Response> {
+            if (r.header("x-pass")) return std::nullopt;
+            return server::http::error_response(401, "no pass");
+        });
+    });
+    RawClient upload(server.port());
+    upload.send("POST /counted HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nfirst bytes");
+    const RawClient::Reply refused = upload.read_reply(5s);
+    EXPECT_EQ(refused.status, 401);
+    EXPECT_EQ(nlohmann::json::parse(refused.body), nlohmann::json({{"detail", "no pass"}}));
+    EXPECT_FALSE(refused.keep_alive);
+    EXPECT_TRUE(upload.closed_within(5s));
+
+    RawClient get(server.port());
+    get.send(RawClient::get("a"));
+    const RawClient::Reply a = get.read_reply();
+    EXPECT_EQ(a.status, 401);
+    EXPECT_TRUE(a.keep_alive);
+    get.send("GET /work?b HTTP/1.1\r\nHost: x\r\nX-Pass: 1\r\n\r\n");
+    EXPECT_EQ(get.read_reply().status, 200);  // the same connection
+    get.send("POST /counted HTTP/1.1\r\nHost: x\r\nX-Pass: 1\r\nContent-Length: 2\r\n\r\nok");
+    EXPECT_EQ(get.read_reply().status, 200);
+    EXPECT_EQ(bodies_read, 1);
+    // Unknown paths meet the gate too, before routing.
+    get.send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(get.read_reply().status, 401);
+    ASSERT_TRUE(eventually([&] { return server.seen().size() == 5; }));
+    EXPECT_EQ(server.seen()[0].route, "/counted");
+    EXPECT_EQ(server.seen()[0].status, 401);
+}
+
+// A probe answered on the accepting thread (the queue full) meets the gate too.
+TEST(HttpServer, GateAppliesToProbesAnsweredWhenTheQueueIsFull) {
+    TestServer server({.threads = 1, .max_queue = 0}, 0ms, [](server::http::Server& s) {
+        s.set_gate([](const server::http::Request& r) -> std::optional<server::http::Response> {
+            if (r.path == "/hold" || r.header("x-pass")) return std::nullopt;
+            return server::http::error_response(401, "no pass");
+        });
+    });
+    RawClient held(server.port());
+    ASSERT_TRUE(hold(server, held));
+    RawClient probe(server.port());
+    probe.send("GET /probe HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(probe.read_reply(5s).status, 401);
+    RawClient passing(server.port());
+    passing.send("GET /probe HTTP/1.1\r\nHost: x\r\nX-Pass: 1\r\n\r\n");
+    EXPECT_EQ(passing.read_reply(5s).status, 200);
+    server.gate().open();
+    EXPECT_EQ(held.read_reply().status, 200);
+}
+
+// The decorator's headers are on every response, the server's own errors
+// included; a 204 has no Content-Type, Content-Length or body.
+TEST(HttpServer, DecoratorOnEveryResponseAnd204HasNoBody) {
+    TestServer server({.threads = 1, .max_body = 10}, 0ms, [](server::http::Server& s) {
+        s.route("OPTIONS", "/work", [](const server::http::Request&) {
+            server::http::Response r;
+            r.status = 204;
+            r.body = "dropped";
+            return r;
+        });
+        s.set_decorator([](const server::http::Request& r, server::http::Response& response) {
+            response.headers.push_back({"X-Decorated", r.path.empty() ? "unparsed" : r.path});
+        });
+    });
+    RawClient client(server.port());
+    client.send("OPTIONS /work HTTP/1.1\r\nHost: x\r\n\r\n");
+    const RawClient::Reply no_content = client.read_reply();
+    EXPECT_EQ(no_content.status, 204);
+    EXPECT_TRUE(no_content.head.starts_with("HTTP/1.1 204 No Content\r\n")) << no_content.head;
+    EXPECT_EQ(no_content.header("Content-Length"), "(absent)");
+    EXPECT_EQ(no_content.header("Content-Type"), "(absent)");
+    EXPECT_EQ(no_content.header("X-Decorated"), "/work");
+    EXPECT_TRUE(no_content.keep_alive);
+    client.send(RawClient::get("after"));  // nothing of "dropped" was sent before this reply
+    const RawClient::Reply after = client.read_reply();
+    EXPECT_EQ(after.status, 200);
+    EXPECT_EQ(after.body, R"({"query":"after"})");
+    for (const auto& [request, status] : std::vector<std::pair<std::string, int>>{
+             {"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+             {"DELETE /work HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+             {"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413}}) {
+        RawClient c(server.port());
+        c.send(request);
+        const RawClient::Reply reply = c.read_reply();
+        EXPECT_EQ(reply.status, status) << request;
+        EXPECT_NE(reply.header("X-Decorated"), "(absent)") << request;
+    }
+    RawClient broken(server.port());
+    broken.send("NOT HTTP\r\n\r\n");
+    EXPECT_EQ(broken.read_reply().header("X-Decorated"), "unparsed");
 }
 
 }  // namespace
