@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -38,29 +39,41 @@ enum class Setting {
     access_log,
     grace_period,
     max_queue,
+    request_timeout,
+    api_keys,
+    auth_probes,
+    cors_origins,
     weights
 };
+
+// A setting's JSON type in the config file.
+enum class Kind { number, string, boolean };
 
 struct SettingInfo {
     Setting setting;
     const char* name;  // in messages
     const char* flag;
     const char* file_key;  // nullptr: not settable from the file
-    bool numeric;          // in the file: a JSON number (else a string)
+    Kind kind;             // in the file
+    bool secret = false;   // never quoted in a message
 };
 
-constexpr std::array<SettingInfo, 11> kSettings{{
-    {Setting::port, "port", "--port", "port", true},
-    {Setting::host, "host", "--host", "host", false},
-    {Setting::threads, "threads", "--threads", "threads", true},
-    {Setting::mode, "mode", "--mode", "mode", false},
-    {Setting::confidence, "confidence", "--confidence", "confidence", true},
-    {Setting::max_body, "max body", "--max-body", "max_body", true},
-    {Setting::max_pixels, "max pixels", "--max-pixels", "max_pixels", true},
-    {Setting::access_log, "access log", "--access-log", "access_log", false},
-    {Setting::grace_period, "grace period", "--grace-period", "grace_period", true},
-    {Setting::max_queue, "max queue", "--max-queue", "max_queue", true},
-    {Setting::weights, "weights", "--weights", nullptr, false},
+constexpr std::array<SettingInfo, 15> kSettings{{
+    {Setting::port, "port", "--port", "port", Kind::number},
+    {Setting::host, "host", "--host", "host", Kind::string},
+    {Setting::threads, "threads", "--threads", "threads", Kind::number},
+    {Setting::mode, "mode", "--mode", "mode", Kind::string},
+    {Setting::confidence, "confidence", "--confidence", "confidence", Kind::number},
+    {Setting::max_body, "max body", "--max-body", "max_body", Kind::number},
+    {Setting::max_pixels, "max pixels", "--max-pixels", "max_pixels", Kind::number},
+    {Setting::access_log, "access log", "--access-log", "access_log", Kind::string},
+    {Setting::grace_period, "grace period", "--grace-period", "grace_period", Kind::number},
+    {Setting::max_queue, "max queue", "--max-queue", "max_queue", Kind::number},
+    {Setting::request_timeout, "request timeout", "--request-timeout", "request_timeout", Kind::number},
+    {Setting::api_keys, "api keys", "--api-keys", "api_keys", Kind::string, true},
+    {Setting::auth_probes, "auth probes", "--auth-probes", "auth_probes", Kind::boolean},
+    {Setting::cors_origins, "cors origins", "--cors-origins", "cors_origins", Kind::string},
+    {Setting::weights, "weights", "--weights", nullptr, Kind::string},
 }};
 
 // Environment variables, highest precedence first within the environment.
@@ -76,13 +89,112 @@ std::vector<const char*> env_names(Setting s) {
         case Setting::access_log: return {"FACE_SERVICE_ACCESS_LOG"};
         case Setting::grace_period: return {"FACE_SERVICE_GRACE_PERIOD"};
         case Setting::max_queue: return {"FACE_SERVICE_MAX_QUEUE"};
+        case Setting::request_timeout: return {"FACE_SERVICE_REQUEST_TIMEOUT"};
+        case Setting::api_keys: return {"FACE_SERVICE_API_KEYS"};
+        case Setting::auth_probes: return {"FACE_SERVICE_AUTH_PROBES"};
+        case Setting::cors_origins: return {"FACE_SERVICE_CORS_ORIGINS"};
         case Setting::weights: return {};
     }
     return {};
 }
 
 [[noreturn]] void invalid(const SettingInfo& info, const Given& g, const std::string& rule) {
-    throw ConfigError("invalid " + std::string(info.name) + " '" + g.text + "' from " + g.origin + ": " + rule);
+    const std::string value = info.secret ? "" : " '" + g.text + "'";
+    throw ConfigError("invalid " + std::string(info.name) + value + " from " + g.origin + ": " + rule);
+}
+
+// The items of a comma-separated list, without the spaces and tabs around
+// them; none for an empty text.
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    if (text.find_first_not_of(" \t") == std::string::npos) return items;
+    std::size_t from = 0;
+    while (true) {
+        const std::size_t comma = text.find(',', from);
+        std::string item = text.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+        const std::size_t first = item.find_first_not_of(" \t");
+        item = first == std::string::npos ? "" : item.substr(first, item.find_last_not_of(" \t") - first + 1);
+        items.push_back(std::move(item));
+        if (comma == std::string::npos) return items;
+        from = comma + 1;
+    }
+}
+
+// Keys are secrets: a problem is told by the key's position, never its text.
+std::vector<std::string> parse_api_keys(const SettingInfo& info, const Given& g) {
+    std::vector<std::string> keys = split_list(g.text);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const std::string which = "key " + std::to_string(i + 1) + " of " + std::to_string(keys.size());
+        const std::string& key = keys[i];
+        if (key.size() < kMinApiKeyLength || key.size() > kMaxApiKeyLength)
+            invalid(info, g,
+                    which + " has " + std::to_string(key.size()) + " characters; each key must have " +
+                        std::to_string(kMinApiKeyLength) + " to " + std::to_string(kMaxApiKeyLength));
+        if (!std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c <= '~'; }))
+            invalid(info, g,
+                    which + " has a character that is not printable ASCII, or a space inside it; keys are "
+                            "printable ASCII (! to ~) without commas or spaces");
+    }
+    return keys;
+}
+
+// "scheme://host[:port]" as a browser sends it in Origin: lower-case http
+// or https, then a host of letters, digits, '.', '-', or an IPv6 address
+// in brackets, then an optional port; no path, query or user.
+bool valid_origin(const std::string& origin) {
+    std::string rest;
+    if (origin.starts_with("http://")) rest = origin.substr(7);
+    else if (origin.starts_with("https://")) rest = origin.substr(8);
+    else return false;
+    std::string host = rest, port;
+    if (rest.starts_with("[")) {
+        const std::size_t close = rest.find(']');
+        if (close == std::string::npos) return false;
+        host = rest.substr(0, close + 1);
+        rest = rest.substr(close + 1);
+        if (!rest.empty() && !rest.starts_with(":")) return false;
+        if (!rest.empty()) port = rest.substr(1);
+        if (host.size() < 3 || !std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+                return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+            }))
+            return false;
+        if (!rest.empty() && port.empty()) return false;
+    } else {
+        if (const std::size_t colon = rest.find(':'); colon != std::string::npos) {
+            host = rest.substr(0, colon);
+            port = rest.substr(colon + 1);
+            if (port.empty()) return false;
+        }
+        if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+            }))
+            return false;
+    }
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return false;
+    return port.empty() || (std::stoi(port) >= 1 && std::stoi(port) <= 65535);
+}
+
+std::vector<std::string> parse_cors_origins(const SettingInfo& info, const Given& g) {
+    std::vector<std::string> origins = split_list(g.text);
+    const std::string rule =
+        "must be * alone, or a comma-separated list of origins such as https://app.example.com or "
+        "http://localhost:3000 (lower-case scheme and host, optional port, no path or trailing slash)";
+    if (origins.size() == 1 && origins[0] == "*") return origins;
+    for (const std::string& origin : origins)
+        if (!valid_origin(origin)) invalid(info, g, rule);
+    return origins;
+}
+
+double parse_timeout(const SettingInfo& info, const Given& g) {
+    double v = 0;
+    const char* first = g.text.data();
+    const char* last = first + g.text.size();
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (g.text.empty() || ec != std::errc() || end != last || !std::isfinite(v) ||
+        !(v == 0 || (v >= kMinRequestTimeout && v <= kMaxRequestTimeout)))
+        invalid(info, g, "must be 0 (no limit) or a number of seconds in [0.001, 3600]");
+    return v;
 }
 
 std::int64_t parse_integer(const SettingInfo& info, const Given& g, std::int64_t lo, std::int64_t hi) {
@@ -137,6 +249,13 @@ void apply(ServeConfig& config, const SettingInfo& info, const Given& g) {
             config.grace_period = static_cast<int>(parse_integer(info, g, 0, kMaxGracePeriod));
             break;
         case Setting::max_queue: config.max_queue = static_cast<int>(parse_integer(info, g, 0, kMaxQueueLimit)); break;
+        case Setting::request_timeout: config.request_timeout = parse_timeout(info, g); break;
+        case Setting::api_keys: config.api_keys = parse_api_keys(info, g); break;
+        case Setting::auth_probes:
+            if (g.text != "true" && g.text != "false") invalid(info, g, "must be true or false");
+            config.auth_probes = g.text == "true";
+            break;
+        case Setting::cors_origins: config.cors_origins = parse_cors_origins(info, g); break;
         case Setting::weights:
             if (g.text.empty()) invalid(info, g, "must be a directory");
             config.weights_dir = g.text;
@@ -196,12 +315,15 @@ std::map<Setting, Given> parse_file(const std::string& text, const std::string& 
             if (s.file_key && key == s.file_key) info = &s;
         if (!info) throw ConfigError("unknown setting \"" + key + "\" in config file " + path);
         const std::string origin = "\"" + key + "\" in config file " + path;
-        if (info->numeric && !value.is_number())
-            throw ConfigError("invalid " + std::string(info->name) + " " + value.dump() + " from " + origin +
-                              ": must be a JSON number");
-        if (!info->numeric && !value.is_string())
-            throw ConfigError("invalid " + std::string(info->name) + " " + value.dump() + " from " + origin +
-                              ": must be a JSON string");
+        const bool right_type = info->kind == Kind::number    ? value.is_number()
+                                : info->kind == Kind::boolean ? value.is_boolean()
+                                                              : value.is_string();
+        if (!right_type)
+            throw ConfigError("invalid " + std::string(info->name) + (info->secret ? "" : " " + value.dump()) +
+                              " from " + origin + ": must be a JSON " +
+                              (info->kind == Kind::number    ? "number"
+                               : info->kind == Kind::boolean ? "boolean (true or false)"
+                                                             : "string"));
         out[info->setting] = Given{value.is_string() ? value.get<std::string>() : value.dump(), origin};
     }
     return out;
@@ -295,6 +417,7 @@ HealthcheckConfig resolve_healthcheck_config(const std::vector<std::string>& arg
     HealthcheckConfig config;
     config.port = serve.port;
     config.host = serve.host == "0.0.0.0" ? "127.0.0.1" : serve.host == "::" ? "::1" : serve.host;
+    if (serve.auth_probes && !serve.api_keys.empty()) config.api_key = serve.api_keys.front();
     if (timeout) {
         double t = 0;
         const char* first = timeout->data();

@@ -14,6 +14,10 @@
 //   access log  --access-log KIND     FACE_SERVICE_ACCESS_LOG          "access_log"  json
 //   grace       --grace-period S      FACE_SERVICE_GRACE_PERIOD        "grace_period" 20
 //   max queue   --max-queue N         FACE_SERVICE_MAX_QUEUE           "max_queue"   2 x threads
+//   request timeout --request-timeout S FACE_SERVICE_REQUEST_TIMEOUT   "request_timeout" 30
+//   api keys    --api-keys K1,K2      FACE_SERVICE_API_KEYS            "api_keys"    none (no auth)
+//   auth probes --auth-probes BOOL    FACE_SERVICE_AUTH_PROBES         "auth_probes" false
+//   cors origins --cors-origins O1,O2 FACE_SERVICE_CORS_ORIGINS        "cors_origins" none (no CORS)
 //   weights     --weights DIR         (none)                           (none)        embedded
 //   the file    --config PATH         FACE_SERVICE_CONFIG              -             none
 //
@@ -39,8 +43,27 @@
 //   no source sets it, it is 2 x the resolved threads (a request then waits
 //   for at most about two others per thread). 0: nothing waits; a request
 //   is served only when a thread is free.
-// - Every invalid value throws ConfigError naming the setting, the value and
-//   where it came from; the command line turns it into exit status 2.
+// - request_timeout: seconds one detection may take, from when its handler
+//   starts (decoding included), a number in [0.001, 3600], or 0 for no
+//   limit. Past it the cascade stops at its next check (mtcnn::Deadline)
+//   and the request is answered 503 (server/service.h).
+// - api_keys: a comma-separated list (spaces around the commas ignored; in
+//   the file a JSON string too); empty or unset: no key is asked for. Each
+//   key is kMinApiKeyLength to kMaxApiKeyLength characters of printable
+//   ASCII (! to ~) other than the comma. Its errors never quote a key (they
+//   give its position and what is wrong), and neither does anything else:
+//   keys are secrets and messages end up in logs.
+// - auth_probes: "true" or "false" (in the file a JSON boolean). false, the
+//   default: /healthz, /readyz, /healthcheck and /metrics answer without a
+//   key, since a kubelet's or Docker's probe cannot easily send one.
+// - cors_origins: a comma-separated list of exact origins
+//   ("https://app.example.com", "http://localhost:3000": scheme, host,
+//   optional port, no path), or "*" alone for any origin; empty or unset:
+//   no CORS headers at all. "null" is refused (sandboxed and file: pages
+//   share it).
+// - Every invalid value throws ConfigError naming the setting, the value
+//   (never for api_keys) and where it came from; the command line turns it
+//   into exit status 2.
 //
 // Everything here is pure (the environment and the file system are passed
 // in), so tests/server/config_test.cpp can pin each rule.
@@ -67,12 +90,22 @@ struct ServeConfig {
     bool access_log = true;                      // "json"; false: "off"
     int grace_period = 20;                       // seconds
     int max_queue = 2;                           // resolve_config sets 2 x threads unless given
+    double request_timeout = 30;                 // seconds; 0: none
+    std::vector<std::string> api_keys;           // empty: no auth
+    bool auth_probes = false;                    // the probes and /metrics need a key too
+    std::vector<std::string> cors_origins;       // empty: no CORS; {"*"}: any origin
 };
 
 inline constexpr int kMaxThreads = 256;
 inline constexpr int kMaxGracePeriod = 3600;  // seconds
 inline constexpr int kMaxQueueLimit = 65536;
 inline constexpr std::int64_t kMaxBodyLimit = std::int64_t{1} << 30;  // bodies are held in memory
+inline constexpr double kMaxRequestTimeout = 3600;                   // seconds
+inline constexpr double kMinRequestTimeout = 0.001;                  // seconds, unless 0
+// 16 printable characters from 94 are about 100 bits; 256 bounds the
+// constant-time comparison's work (server/access.h).
+inline constexpr std::size_t kMinApiKeyLength = 16;
+inline constexpr std::size_t kMaxApiKeyLength = 256;
 
 // An invalid setting: the message names it and where it came from, e.g.
 // "invalid port 'abc' from FACE_SERVICE_PORT (environment): must be an integer in [1, 65535]".
@@ -101,6 +134,9 @@ struct HealthcheckConfig {
     std::string host = "127.0.0.1";
     int port = 8000;
     double timeout = 2.0;  // seconds, for the whole exchange
+    // Sent as X-API-Key when the server's probes need one (auth_probes):
+    // the first of the api_keys in the same environment or file.
+    std::string api_key;
 };
 
 // Resolves `args` (after `healthcheck`): --host ADDR, --port N, --timeout
@@ -110,7 +146,8 @@ struct HealthcheckConfig {
 // So does the host, except that a wildcard address (0.0.0.0, ::, serve's
 // default) is asked on the loopback (127.0.0.1, ::1). Every serve setting
 // in the environment or the file is checked too: a server could not have
-// started with an invalid one. Throws ConfigError.
+// started with an invalid one. The key, when the probes need one, comes
+// from the same sources too. Throws ConfigError.
 HealthcheckConfig resolve_healthcheck_config(const std::vector<std::string>& args, const EnvLookup& env,
                                              const FileReader& read_file);
 

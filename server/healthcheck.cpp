@@ -44,7 +44,8 @@ std::string seconds_text(std::chrono::milliseconds t) {
 
 }  // namespace
 
-std::string check_health(const std::string& host, int port, std::chrono::milliseconds timeout) {
+std::string check_health(const std::string& host, int port, std::chrono::milliseconds timeout,
+                         const std::string& api_key) {
     const auto deadline = Clock::now() + timeout;
     const std::string address = host == "localhost" ? "127.0.0.1" : host;
     const bool ipv6 = address.find(':') != std::string::npos;
@@ -66,7 +67,9 @@ std::string check_health(const std::string& host, int port, std::chrono::millise
         if (error != 0) return "cannot connect to " + where + ": " + std::strerror(error);
     }
 
-    const std::string request = "GET /healthz HTTP/1.1\r\nHost: " + where + "\r\nConnection: close\r\n\r\n";
+    const std::string key_header = api_key.empty() ? "" : "X-API-Key: " + api_key + "\r\n";
+    const std::string request =
+        "GET /healthz HTTP/1.1\r\nHost: " + where + "\r\n" + key_header + "Connection: close\r\n\r\n";
     std::size_t sent = 0;
     while (sent < request.size()) {
         if (!wait_for(s.fd, POLLOUT, deadline)) return no_answer;

@@ -43,24 +43,35 @@ constexpr const char* kUsage = R"(usage:
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--access-log json|off] [--grace-period S]
-                     [--max-queue N] [--config FILE] [--weights DIR]
+                     [--max-queue N] [--request-timeout S] [--api-keys K1,K2] [--auth-probes true|false]
+                     [--cors-origins O1,O2|*] [--config FILE] [--weights DIR]
       Serves the page at GET / and the HTTP API: POST /api/detect (the photo
       as the body, or a multipart form field `image`; ?mode=NAME&confidence=C),
       GET /healthz, /readyz, /healthcheck, and /metrics (Prometheus text).
       Flags beat the environment (FACE_SERVICE_PORT, then PORT;
       FACE_SERVICE_HOST, _THREADS, _MODE, _CONFIDENCE, _MAX_BODY, _MAX_PIXELS,
-      _ACCESS_LOG, _GRACE_PERIOD, _MAX_QUEUE, FACE_SERVICE_CONFIG), which beats
+      _ACCESS_LOG, _GRACE_PERIOD, _MAX_QUEUE, _REQUEST_TIMEOUT, _API_KEYS, _AUTH_PROBES,
+      _CORS_ORIGINS, FACE_SERVICE_CONFIG), which beats
       the JSON config file
       ({"port": 8000, "host": "0.0.0.0", "threads": 4, "mode": "default", "confidence": 0.95,
         "max_body": 16777216, "max_pixels": 50000000, "access_log": "json",
-        "grace_period": 20, "max_queue": 8}), which beats the defaults
+        "grace_period": 20, "max_queue": 8, "request_timeout": 30, "api_keys": "K1,K2",
+        "auth_probes": false, "cors_origins": "https://app.example.com"}), which beats the defaults
       (port 8000, host 0.0.0.0, threads = cores, mode default, confidence 0.95,
       max body 16 MiB, max pixels 50000000, access log json, grace period 20 s,
-      max queue 2 x threads).
+      max queue 2 x threads, request timeout 30 s, no API keys, no CORS).
       Logs are JSON lines on stderr, one per request with --access-log json
       (the probes and /metrics are not logged).
       --max-queue N   requests that may wait for a thread; past them a request
                       gets 503 with Retry-After: 1 at once (0: none waits)
+      --request-timeout S  seconds one detection may take (0: no limit); past
+                      them it stops and the request gets 503 with Retry-After: 1
+      --api-keys K1,K2  every request then needs one of the keys (16 to 256
+                      printable ASCII characters each), as Authorization: Bearer K
+                      or X-API-Key: K; the page, OPTIONS and (unless
+                      --auth-probes true) the probes and /metrics stay open
+      --cors-origins O1,O2  origins (https://host[:port]) whose scripts may call
+                      the API, or * for any; default: no CORS headers
       SIGINT or SIGTERM: new connections are refused at once, the requests in
       flight finish (exit 0); those still running after the grace period are
       cut (exit 1).
@@ -168,8 +179,9 @@ int serve_command(const std::vector<std::string>& args) {
     http_options.max_queue = config.max_queue;
     http_options.grace_period = std::chrono::seconds(config.grace_period);
     server::http::Server http(http_options);
-    server::FaceService service(
-        {config.mode, config.confidence, config.max_pixels, config.threads, isa, config.access_log});
+    server::FaceService service({config.mode, config.confidence, config.max_pixels, config.threads, isa,
+                                 config.access_log, std::chrono::duration<double>(config.request_timeout),
+                                 config.api_keys, config.auth_probes, config.cors_origins});
     service.install(http);
     http.listen();
 
@@ -214,7 +226,11 @@ int serve_command(const std::vector<std::string>& args) {
                            {"ready_ms", load_time.count()},
                            {"max_queue", config.max_queue},
                            {"grace_period_s", config.grace_period},
-                           {"access_log", config.access_log ? "json" : "off"}});
+                           {"access_log", config.access_log ? "json" : "off"},
+                           {"request_timeout_s", config.request_timeout},
+                           {"api_keys", config.api_keys.size()},  // how many, never which
+                           {"auth_probes", config.auth_probes},
+                           {"cors_origins", config.cors_origins}});
     } catch (const std::exception& e) {
         server::log_event(server::LogLevel::error, "start-up failed", {{"error", e.what()}});
         http.stop();
@@ -240,8 +256,9 @@ int healthcheck_command(const std::vector<std::string>& args) {
     try {
         const server::HealthcheckConfig config =
             server::resolve_healthcheck_config(args, server::process_env, server::read_text_file);
-        const std::string reason = server::check_health(
-            config.host, config.port, std::chrono::milliseconds(static_cast<long long>(config.timeout * 1000)));
+        const std::string reason =
+            server::check_health(config.host, config.port,
+                                 std::chrono::milliseconds(static_cast<long long>(config.timeout * 1000)), config.api_key);
         if (reason.empty()) return 0;
         std::cerr << "face-service healthcheck: " << reason << "\n";
     } catch (const std::exception& e) {

@@ -171,6 +171,10 @@ std::string ServiceMetrics::render(const Live& live) const {
     out.family(rejected, "counter", "Requests answered 503 at once because max_queue requests were waiting already.");
     out.sample(rejected, {}, static_cast<double>(live.rejected));
 
+    const std::string timeouts = name("detection_timeouts_total");
+    out.family(timeouts, "counter", "Detections stopped at the request_timeout setting (answered 503).");
+    out.sample(timeouts, {}, static_cast<double>(timeouts_.load(std::memory_order_relaxed)));
+
     const std::string ready = name("ready");
     out.family(ready, "gauge", "1 once the detector is loaded and warmed up (GET /readyz answers 200), else 0.");
     out.sample(ready, {}, live.ready ? 1 : 0);

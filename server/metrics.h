@@ -22,6 +22,7 @@
 //   photo_megapixels                             histogram
 //   http_requests_in_flight, queue_depth         gauges
 //   queue_rejected_total                         counter
+//   detection_timeouts_total                     counter
 //   ready, info{isa,mode,threads}                gauges
 #pragma once
 
@@ -96,6 +97,8 @@ public:
 
     void observe_request(std::string_view route, int status, double seconds);
     void observe_detection(const mtcnn::DetectStats& stats, std::size_t faces, double megapixels);
+    // A detection stopped at request_timeout (answered 503).
+    void observe_timeout() { timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
     std::string render(const Live& live) const;
 
@@ -112,6 +115,7 @@ private:
     Histogram pnet_, rnet_, onet_;
     Histogram faces_;
     Histogram megapixels_;
+    std::atomic<std::uint64_t> timeouts_{0};
 };
 
 }  // namespace server

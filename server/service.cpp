@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <new>
+#include <sstream>
 #include <span>
 
 #include "engine/cpu.h"
@@ -26,9 +27,7 @@ using http::Response;
 constexpr int kWarmUpSide = 96;
 
 // Probes and scrapes: counted, never logged (service.h).
-bool is_quiet_route(std::string_view route) {
-    return route == "/healthz" || route == "/readyz" || route == "/healthcheck" || route == "/metrics";
-}
+bool is_quiet_route(std::string_view route) { return is_probe_route(route); }
 
 void log_handler_error(const Request& request, std::string_view error) {
     log_event(LogLevel::error, "request failed",
@@ -64,6 +63,10 @@ http::Handler with_json_errors(http::Handler handler) {
             return http::error_response(415, e.what());
         } catch (const mtcnn::ImageTooLarge& e) {
             return http::error_response(413, e.what());
+        } catch (const mtcnn::DetectionTimeout& e) {
+            Response r = http::error_response(503, e.what());
+            r.headers.push_back({"Retry-After", "1"});
+            return r;
         } catch (const std::bad_alloc&) {
             log_handler_error(request, "out of memory");
             return http::error_response(500, "out of memory");
@@ -135,6 +138,7 @@ std::string_view request_image(const Request& request) {
 
 FaceService::FaceService(ServiceOptions options)
     : options_(std::move(options)),
+      access_{ApiKeys(options_.api_keys), options_.auth_probes, options_.cors_origins},
       metrics_({std::string(engine::isa_name(options_.isa)), options_.default_mode, options_.threads}) {}
 
 void FaceService::install(http::Server& server) {
@@ -154,6 +158,18 @@ void FaceService::install(http::Server& server) {
     for (const Asset& asset : page_assets())
         server.route("GET", std::string(asset.path),
                      with_json_errors([path = asset.path](const Request&) { return asset_response(path); }));
+    // CORS preflights, on the routes a script of another origin calls (the
+    // page's files are its own origin's).
+    if (!access_.cors_origins.empty()) {
+        const auto preflight = [this](std::string_view methods) {
+            return [this, methods](const Request& r) { return preflight_response(access_, r, methods); };
+        };
+        server.route("OPTIONS", "/api/detect", preflight("POST"));
+        for (const char* path : {"/healthz", "/readyz", "/healthcheck", "/metrics"})
+            server.route("OPTIONS", path, preflight("GET, HEAD"));
+        server.set_decorator([this](const Request& r, Response& response) { add_cors_headers(access_, r, response); });
+    }
+    if (!access_.keys.empty()) server.set_gate([this](const Request& r) { return check_access(access_, r); });
     // Every route's series exist before the first request: the map is
     // read-only from here on.
     for (const std::string& path : server.paths()) metrics_.add_route(path);
@@ -228,6 +244,9 @@ Response FaceService::detect(const Request& request) const {
         return r;
     }
     const IdleTrim trim(in_flight_);
+    // From here, decoding included (service.h, 503).
+    const mtcnn::Deadline deadline = mtcnn::Deadline::after(
+        std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options_.request_timeout));
     // Per request: the detector is shared and const.
     const mtcnn::Mode& mode = request_mode(request, options_.default_mode);
     const double confidence = request_confidence(request, options_.default_confidence);
@@ -237,7 +256,16 @@ Response FaceService::detect(const Request& request) const {
         mtcnn::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
                             mtcnn::DecodeLimits{options_.max_pixels});
     mtcnn::DetectStats stats;
-    const std::vector<mtcnn::Face> faces = mtcnn::detect(*detector_, image, mode, confidence, &stats);
+    std::vector<mtcnn::Face> faces;
+    try {
+        faces = mtcnn::detect(*detector_, image, mode, confidence, &stats, deadline);
+    } catch (const mtcnn::DetectionTimeout&) {
+        metrics_.observe_timeout();
+        std::ostringstream limit;
+        limit << options_.request_timeout.count();
+        throw mtcnn::DetectionTimeout("the detection ran past the time limit of " + limit.str() +
+                                      " s; retry later, or send a smaller photo");
+    }
     metrics_.observe_detection(stats, faces.size(), static_cast<double>(image.width) * image.height / 1e6);
     Response r = http::json_response(200, mtcnn::faces_to_json(faces));
     r.log_fields["faces"] = faces.size();

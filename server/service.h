@@ -20,6 +20,15 @@
 //                       the web page, embedded in the binary (server/assets.h):
 //                       pick or drop a photo, see the faces; sent with a
 //                       Content-Security-Policy that allows no inline code.
+//   OPTIONS /api/detect, /healthz, /readyz, /healthcheck, /metrics
+//                       only with cors_origins: the CORS preflight, 204
+//                       (server/access.h); otherwise 405 like any method a
+//                       route lacks.
+//
+// API keys and CORS (both off by default) are server/access.h's: with
+// api_keys set, every request but OPTIONS, the page and (unless
+// auth_probes) the probes and /metrics needs a key, checked from the head
+// before the body is read.
 //
 // Errors are JSON {"detail": "..."}, mapped in one place (with_json_errors):
 //   400  empty body, corrupt or truncated photo (mtcnn::InvalidImage),
@@ -31,20 +40,30 @@
 //        photo's header before decoding (mtcnn::ImageTooLarge)
 //   415  not JPEG, PNG, BMP or GIF (mtcnn::UnsupportedImageFormat); the
 //        format is read from the bytes, whatever the Content-Type says
+//   401  api_keys set and no key, or not one of them (WWW-Authenticate:
+//        Bearer; server/access.h); unknown paths too, so that a client
+//        without a key learns nothing of the routes
 //   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated;
 //        mode not one of the modes, or repeated
 //   503  /api/detect before the detector is ready (with Retry-After);
+//        a detection that ran past request_timeout (mtcnn::DetectionTimeout,
+//        Retry-After: 1; counted in face_service_detection_timeouts_total):
+//        the cascade stops at its next check, so a huge or hostile photo
+//        holds a request thread for about the limit, not for ever;
 //        any request but the probes and /metrics when every request
 //        thread is busy and max_queue requests wait already (Retry-After:
 //        1; server/http_server.h, route_probe)
+//   204  OPTIONS, a CORS preflight (only with cors_origins)
 //   404 / 405  unknown path / wrong method (with Allow)
 //   500  anything unexpected; the message goes to stderr, the server goes on
 //
-// Every response carries X-Request-ID (the client's when valid). Each
+// Every response carries X-Request-ID (the client's when valid), and with
+// cors_origins the CORS headers (server/access.h). Each
 // request gets one JSON access-log line on stderr (server/log.h), except
 // the probes and scrapes (/healthz, /readyz, /healthcheck, /metrics), which
 // would drown the log: a kubelet alone asks every few seconds. They are
-// counted in /metrics like every other route.
+// counted in /metrics like every other route. No line holds a header, so
+// no API key is ever logged.
 #pragma once
 
 #include <atomic>
@@ -53,10 +72,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/kernels.h"
 #include "mtcnn/detector.h"
 #include "mtcnn/modes.h"
+#include "server/access.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 
@@ -69,6 +90,10 @@ struct ServiceOptions {
     int threads = 1;  // the request threads, and those one detection may use; reported by /readyz
     engine::Isa isa = engine::Isa::scalar;  // the kernels load() uses; reported by /readyz and /metrics
     bool access_log = true;                 // one JSON line per request on stderr
+    std::chrono::duration<double> request_timeout{30};  // of one detection; 0: none
+    std::vector<std::string> api_keys = {};  // empty: no auth (server/access.h)
+    bool auth_probes = false;                // the probes and /metrics need a key too
+    std::vector<std::string> cors_origins = {};  // empty: no CORS; {"*"}: any origin
 };
 
 // The one exception-to-JSON wrapper every route goes through: typed errors of
@@ -101,6 +126,7 @@ public:
 
 private:
     ServiceOptions options_;
+    AccessPolicy access_;             // from options_, read-only
     mutable ServiceMetrics metrics_;  // thread-safe counters
     std::unique_ptr<const mtcnn::Detector> detector_;  // set once, before ready_
     std::atomic<bool> ready_{false};

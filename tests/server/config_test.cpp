@@ -72,6 +72,10 @@ TEST(ServeConfig, Defaults) {
     EXPECT_TRUE(c.access_log);
     EXPECT_EQ(c.grace_period, 20);
     EXPECT_EQ(c.max_queue, 16);  // 2 x threads
+    EXPECT_DOUBLE_EQ(c.request_timeout, 30);
+    EXPECT_TRUE(c.api_keys.empty());
+    EXPECT_FALSE(c.auth_probes);
+    EXPECT_TRUE(c.cors_origins.empty());
 }
 
 TEST(ServeConfig, MaxQueueDefaultFollowsTheResolvedThreads) {
@@ -269,6 +273,26 @@ const InvalidCase kInvalidCases[] = {
     {"--max-queue", "FACE_SERVICE_MAX_QUEUE", "max_queue", "-1", "max queue"},
     {"--max-queue", "FACE_SERVICE_MAX_QUEUE", "max_queue", "65537", "max queue"},
     {"--max-queue", "FACE_SERVICE_MAX_QUEUE", nullptr, "ten", "max queue"},
+    {"--request-timeout", "FACE_SERVICE_REQUEST_TIMEOUT", "request_timeout", "-1", "request timeout"},
+    {"--request-timeout", "FACE_SERVICE_REQUEST_TIMEOUT", "request_timeout", "3601", "request timeout"},
+    {"--request-timeout", "FACE_SERVICE_REQUEST_TIMEOUT", "request_timeout", "0.0001", "request timeout"},
+    {"--request-timeout", "FACE_SERVICE_REQUEST_TIMEOUT", nullptr, "30s", "request timeout"},
+    {"--request-timeout", "FACE_SERVICE_REQUEST_TIMEOUT", nullptr, "inf", "request timeout"},
+    {"--request-timeout", "FACE_SERVICE_REQUEST_TIMEOUT", nullptr, "nan", "request timeout"},
+    {"--auth-probes", "FACE_SERVICE_AUTH_PROBES", nullptr, "yes", "auth probes"},
+    {"--auth-probes", "FACE_SERVICE_AUTH_PROBES", nullptr, "True", "auth probes"},
+    {"--auth-probes", "FACE_SERVICE_AUTH_PROBES", nullptr, "1", "auth probes"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "example.com", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://example.com/", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://example.com/app", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://Example.com", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "ftp://example.com", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://example.com:0", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://example.com:", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://a.com,,https://b.com", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "*,https://a.com", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "null", "cors origins"},
+    {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://user@a.com", "cors origins"},
 };
 
 // "0_port_abc", "17_max_body_16MiB": readable test names.
@@ -311,6 +335,145 @@ TEST(ServeConfig, AccessLogMessageNamesTheChoices) {
               "invalid access log 'yes' from FACE_SERVICE_ACCESS_LOG (environment): must be json or off");
     EXPECT_NE(error_of({{"--config", "/c.json"}, {}, {{"/c.json", R"({"access_log": true})"}}}).find("JSON string"),
               std::string::npos);
+}
+
+TEST(ServeConfig, RequestTimeoutFromEverySource) {
+    EXPECT_DOUBLE_EQ(resolve({.args = {"--request-timeout", "0"}}).request_timeout, 0);  // no limit
+    EXPECT_DOUBLE_EQ(resolve({.args = {"--request-timeout=0.001"}}).request_timeout, 0.001);
+    EXPECT_DOUBLE_EQ(resolve({.args = {"--request-timeout", "3600"}}).request_timeout, 3600);
+    EXPECT_DOUBLE_EQ(resolve({.env = {{"FACE_SERVICE_REQUEST_TIMEOUT", "2.5"}}}).request_timeout, 2.5);
+    EXPECT_DOUBLE_EQ(
+        resolve({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"request_timeout": 12})"}}}).request_timeout, 12);
+    // Flag > environment > file.
+    const Inputs all{.args = {"--config", "c.json", "--request-timeout", "1"},
+                     .env = {{"FACE_SERVICE_REQUEST_TIMEOUT", "2"}},
+                     .files = {{"c.json", R"({"request_timeout": 3})"}}};
+    EXPECT_DOUBLE_EQ(resolve(all).request_timeout, 1);
+    Inputs no_flag = all;
+    no_flag.args = {"--config", "c.json"};
+    EXPECT_DOUBLE_EQ(resolve(no_flag).request_timeout, 2);
+    EXPECT_NE(error_of({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"request_timeout": "30"})"}}})
+                  .find("must be a JSON number"),
+              std::string::npos);
+    EXPECT_EQ(error_of({.env = {{"FACE_SERVICE_REQUEST_TIMEOUT", "-5"}}}),
+              "invalid request timeout '-5' from FACE_SERVICE_REQUEST_TIMEOUT (environment): must be 0 (no limit) "
+              "or a number of seconds in [0.001, 3600]");
+}
+
+const std::string kKey1 = "k1-0123456789abcdef";  // 19 characters
+const std::string kKey2 = "K2_!#$%&'()*+-./:;<=>?@[]^_`{|}~";  // every punctuation mark but the comma
+
+TEST(ServeConfig, ApiKeysFromEverySource) {
+    EXPECT_EQ(resolve({.args = {"--api-keys", kKey1}}).api_keys, std::vector<std::string>{kKey1});
+    EXPECT_EQ(resolve({.args = {"--api-keys=" + kKey1 + "," + kKey2}}).api_keys,
+              (std::vector<std::string>{kKey1, kKey2}));
+    // Spaces around the commas are not part of the keys.
+    EXPECT_EQ(resolve({.env = {{"FACE_SERVICE_API_KEYS", " " + kKey1 + " ,\t" + kKey2 + " "}}}).api_keys,
+              (std::vector<std::string>{kKey1, kKey2}));
+    EXPECT_EQ(resolve({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"api_keys": ")" + kKey2 + "\"}"}}})
+                  .api_keys,
+              std::vector<std::string>{kKey2});
+    EXPECT_EQ(resolve({.args = {"--api-keys", std::string(16, 'a')}}).api_keys.front().size(), 16u);
+    EXPECT_EQ(resolve({.args = {"--api-keys", std::string(256, 'a')}}).api_keys.front().size(), 256u);
+    // Flag > environment > file; an empty flag turns the keys off.
+    const Inputs all{.args = {"--config", "c.json", "--api-keys", kKey1},
+                     .env = {{"FACE_SERVICE_API_KEYS", kKey2}},
+                     .files = {{"c.json", R"({"api_keys": "file-key-0123456789"})"}}};
+    EXPECT_EQ(resolve(all).api_keys, std::vector<std::string>{kKey1});
+    Inputs no_flag = all;
+    no_flag.args = {"--config", "c.json"};
+    EXPECT_EQ(resolve(no_flag).api_keys, std::vector<std::string>{kKey2});
+    no_flag.env.clear();
+    EXPECT_EQ(resolve(no_flag).api_keys, std::vector<std::string>{"file-key-0123456789"});
+    Inputs off = all;
+    off.args = {"--config", "c.json", "--api-keys", ""};
+    EXPECT_TRUE(resolve(off).api_keys.empty());
+}
+
+// A key is a secret: an invalid one is named by its position, and its text
+// is never in the message.
+TEST(ServeConfig, InvalidApiKeysAreRefusedWithoutQuotingThem) {
+    const std::string short_key = "short-secret-123";  // 16: the shortest valid
+    struct Case {
+        std::string value;
+        std::string expected;  // in the message
+    };
+    const std::vector<Case> cases = {
+        {short_key.substr(1), "key 1 of 1 has 15 characters; each key must have 16 to 256"},
+        {kKey1 + "," + short_key.substr(2), "key 2 of 2 has 14 characters"},
+        {kKey1 + ",," + kKey2, "key 2 of 3 has 0 characters"},
+        {kKey1 + ",", "key 2 of 2 has 0 characters"},
+        {std::string(257, 'x'), "key 1 of 1 has 257 characters"},
+        {"secret with spaces inside", "key 1 of 1 has a character that is not printable ASCII, or a space"},
+        {"secret-\x01-0123456789", "not printable ASCII"},
+        {"secret-\xc3\xa9-0123456789", "not printable ASCII"},
+        {"secret-\x7f-0123456789", "not printable ASCII"},
+    };
+    for (const Case& c : cases) {
+        for (const Inputs& in : {Inputs{.args = {"--api-keys", c.value}}, Inputs{.env = {{"FACE_SERVICE_API_KEYS", c.value}}}}) {
+            const std::string msg = error_of(in);
+            EXPECT_NE(msg.find("invalid api keys from "), std::string::npos) << msg;
+            EXPECT_NE(msg.find(c.expected), std::string::npos) << msg;
+            EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+            EXPECT_EQ(msg.find(kKey1), std::string::npos) << msg;
+            EXPECT_EQ(msg.find("xxxxxxxx"), std::string::npos) << msg;
+        }
+    }
+    EXPECT_EQ(error_of({.env = {{"FACE_SERVICE_API_KEYS", "secret"}}}),
+              "invalid api keys from FACE_SERVICE_API_KEYS (environment): key 1 of 1 has 6 characters; each key must "
+              "have 16 to 256");
+    // The file's wrong type is not quoted either.
+    const std::string msg = error_of(
+        {.args = {"--config", "c.json"}, .files = {{"c.json", R"({"api_keys": ["secret-0123456789abc"]})"}}});
+    EXPECT_EQ(msg, "invalid api keys from \"api_keys\" in config file c.json: must be a JSON string");
+    // Refused even when a flag overrides it.
+    EXPECT_NE(error_of({.args = {"--api-keys", kKey1}, .env = {{"FACE_SERVICE_API_KEYS", "secret"}}}), "");
+}
+
+TEST(ServeConfig, AuthProbesFromEverySource) {
+    EXPECT_TRUE(resolve({.args = {"--auth-probes", "true"}}).auth_probes);
+    EXPECT_FALSE(resolve({.args = {"--auth-probes=false"}}).auth_probes);
+    EXPECT_TRUE(resolve({.env = {{"FACE_SERVICE_AUTH_PROBES", "true"}}}).auth_probes);
+    EXPECT_TRUE(resolve({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"auth_probes": true})"}}}).auth_probes);
+    EXPECT_FALSE(resolve({.args = {"--config", "c.json", "--auth-probes", "false"},
+                          .env = {{"FACE_SERVICE_AUTH_PROBES", "true"}},
+                          .files = {{"c.json", R"({"auth_probes": true})"}}})
+                     .auth_probes);
+    EXPECT_TRUE(resolve({.args = {"--config", "c.json"},
+                         .env = {{"FACE_SERVICE_AUTH_PROBES", "true"}},
+                         .files = {{"c.json", R"({"auth_probes": false})"}}})
+                    .auth_probes);
+    EXPECT_EQ(error_of({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"auth_probes": "true"})"}}}),
+              "invalid auth probes \"true\" from \"auth_probes\" in config file c.json: must be a JSON boolean (true "
+              "or false)");
+    EXPECT_EQ(error_of({.env = {{"FACE_SERVICE_AUTH_PROBES", "on"}}}),
+              "invalid auth probes 'on' from FACE_SERVICE_AUTH_PROBES (environment): must be true or false");
+}
+
+TEST(ServeConfig, CorsOriginsFromEverySource) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(resolve({.args = {"--cors-origins", "*"}}).cors_origins, V{"*"});
+    EXPECT_EQ(resolve({.args = {"--cors-origins", "https://app.example.com, http://localhost:3000"}}).cors_origins,
+              (V{"https://app.example.com", "http://localhost:3000"}));
+    EXPECT_EQ(resolve({.env = {{"FACE_SERVICE_CORS_ORIGINS", "http://127.0.0.1:8080,http://[::1]:8080"}}}).cors_origins,
+              (V{"http://127.0.0.1:8080", "http://[::1]:8080"}));
+    EXPECT_EQ(resolve({.args = {"--config", "c.json"},
+                       .files = {{"c.json", R"({"cors_origins": "https://a-b.example.org:65535"})"}}})
+                  .cors_origins,
+              V{"https://a-b.example.org:65535"});
+    EXPECT_EQ(resolve({.args = {"--cors-origins", "https://a.com"}, .env = {{"FACE_SERVICE_CORS_ORIGINS", "*"}}})
+                  .cors_origins,
+              V{"https://a.com"});
+    EXPECT_EQ(resolve({.args = {"--config", "c.json"},
+                       .env = {{"FACE_SERVICE_CORS_ORIGINS", "*"}},
+                       .files = {{"c.json", R"({"cors_origins": "https://a.com"})"}}})
+                  .cors_origins,
+              V{"*"});
+    EXPECT_TRUE(resolve({.args = {"--cors-origins", ""}}).cors_origins.empty());
+    const std::string msg = error_of({.env = {{"FACE_SERVICE_CORS_ORIGINS", "https://a.com/"}}});
+    EXPECT_NE(msg.find("invalid cors origins 'https://a.com/' from FACE_SERVICE_CORS_ORIGINS (environment): must be *"),
+              std::string::npos)
+        << msg;
 }
 
 TEST(ServeConfig, FileTypesAreChecked) {
@@ -392,6 +555,21 @@ TEST(HealthcheckConfig, HostAndTimeout) {
     EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_HOST", "0.0.0.0"}}}).host, "127.0.0.1");
     EXPECT_DOUBLE_EQ(healthcheck({{"--timeout", "0.5"}}).timeout, 0.5);
     EXPECT_DOUBLE_EQ(healthcheck({{"--timeout=10"}}).timeout, 10.0);
+}
+
+// The probe sends a key only when the server's probes need one.
+TEST(HealthcheckConfig, ApiKeyWhenTheProbesNeedOne) {
+    EXPECT_EQ(healthcheck({}).api_key, "");
+    EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_API_KEYS", kKey1 + "," + kKey2}}}).api_key, "");
+    EXPECT_EQ(healthcheck({{}, {{"FACE_SERVICE_API_KEYS", kKey1 + "," + kKey2}, {"FACE_SERVICE_AUTH_PROBES", "true"}}})
+                  .api_key,
+              kKey1);
+    EXPECT_EQ(healthcheck({{},
+                           {{"FACE_SERVICE_CONFIG", "/c.json"}},
+                           {{"/c.json", R"({"auth_probes": true, "api_keys": "file-key-0123456789"})"}}})
+                  .api_key,
+              "file-key-0123456789");
+    EXPECT_NE(healthcheck_error({{}, {{"FACE_SERVICE_API_KEYS", "short"}}}).find("invalid api keys"), std::string::npos);
 }
 
 TEST(HealthcheckConfig, InvalidArgumentsAreRefused) {

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "server/http_server.h"
@@ -24,8 +26,11 @@ using namespace std::chrono_literals;
 // GET /healthz answering `status`, on 127.0.0.1, any free port.
 class HealthServer {
 public:
-    explicit HealthServer(int status) : server_(options()) {
-        server_.route("GET", "/healthz", [status](const server::http::Request&) {
+    // With `key`, only a request with X-API-Key: key is healthy (401 otherwise).
+    explicit HealthServer(int status, std::string key = {}) : server_(options()) {
+        server_.route("GET", "/healthz", [status, key](const server::http::Request& r) {
+            if (!key.empty() && r.header("x-api-key") != std::optional<std::string_view>(key))
+                return server::http::error_response(401, "no key");
             return server::http::json_response(status, {{"status", status == 200 ? "alive" : "sick"}});
         });
         server_.listen();
@@ -105,6 +110,14 @@ TEST(Healthcheck, SilentServerTimesOut) {
 
 TEST(Healthcheck, BadAddress) {
     EXPECT_NE(server::check_health("example.com", 80, 1s).find("not a numeric address"), std::string::npos);
+}
+
+// A server whose probes need a key (auth_probes) is asked with it.
+TEST(Healthcheck, SendsTheKeyWhenGiven) {
+    const HealthServer server(200, "probe-key-0123456789");
+    EXPECT_EQ(server::check_health("127.0.0.1", server.port(), 2s, "probe-key-0123456789"), "");
+    const std::string without = server::check_health("127.0.0.1", server.port(), 2s);
+    EXPECT_NE(without.find("answered 401"), std::string::npos) << without;
 }
 
 }  // namespace

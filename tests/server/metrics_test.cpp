@@ -121,6 +121,7 @@ TEST(ServiceMetrics, FreshServiceIsValidAndHasEveryFamily) {
         {"face_service_http_requests_in_flight", "gauge"},
         {"face_service_queue_depth", "gauge"},
         {"face_service_queue_rejected_total", "counter"},
+        {"face_service_detection_timeouts_total", "counter"},
         {"face_service_ready", "gauge"},
         {"face_service_info", "gauge"},
     };
@@ -130,6 +131,16 @@ TEST(ServiceMetrics, FreshServiceIsValidAndHasEveryFamily) {
     EXPECT_EQ(e.value("face_service_http_request_duration_seconds_count", {{"route", "other"}}), 0);
     for (const char* stage : {"pnet", "rnet", "onet"})
         EXPECT_EQ(e.value("face_service_detection_stage_seconds_count", {{"stage", stage}}), 0) << stage;
+}
+
+TEST(ServiceMetrics, CountsDetectionTimeouts) {
+    SampleMetrics m;
+    EXPECT_EQ(check_exposition(m.render({})).value("face_service_detection_timeouts_total"), 0);
+    m.observe_timeout();
+    m.observe_timeout();
+    const auto e = check_exposition(m.render({}));
+    ASSERT_TRUE(e.errors.empty());
+    EXPECT_EQ(e.value("face_service_detection_timeouts_total"), 2);
 }
 
 TEST(ServiceMetrics, CountsRequestsByRouteAndStatusUnknownRoutesAsOther) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -13,6 +15,7 @@
 #include "server/assets.h"
 #include "tests/server/prometheus_text.h"
 #include "tests/support/http_status.h"
+#include "tests/support/shared_data.h"
 
 namespace {
 
@@ -31,6 +34,8 @@ Request request(const std::string& query, const std::string& content_type = "", 
 }
 
 using testing_support::status_of;
+
+std::string header_value(const Response& r, std::string_view name);
 
 TEST(Confidence, DefaultValueAndRange) {
     EXPECT_DOUBLE_EQ(server::request_confidence(request(""), 0.95), 0.95);
@@ -229,6 +234,54 @@ TEST(FaceService, RecordCountsEveryRequestAndLogsAllButProbes) {
         for (const char* route : {"/healthz", "/readyz", "/healthcheck", "/metrics", "/api/detect"})
             EXPECT_EQ(e.value("face_service_http_requests_total", {{"route", route}, {"status", "200"}}), 1) << route;
     }
+}
+
+// request_timeout: a detection past it stops and answers 503 with
+// Retry-After and a JSON detail, is counted in /metrics, and the service
+// answers normally afterwards; a limit that is not reached changes nothing.
+TEST(FaceService, DetectionPastTheTimeLimitIs503) {
+    using namespace std::chrono_literals;
+    const auto path = testing_support::shared_dir() / "golden" / "ivan.jpg";
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+    std::ifstream in(path, std::ios::binary);
+    const std::string photo((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+    server::ServiceOptions options{"default", 0.95, 50'000'000, 2, engine::configured_isa()};
+    options.access_log = false;
+    options.request_timeout = 0s;  // none
+    server::FaceService unlimited(options);
+    options.request_timeout = 1h;
+    server::FaceService generous(options);
+    options.request_timeout = 1ms;
+    server::FaceService tiny(options);
+    for (server::FaceService* s : {&unlimited, &generous, &tiny}) s->load("");
+    const auto run = [](const server::FaceService& s, const Request& r) {
+        return server::with_json_errors([&](const Request& q) { return s.detect(q); })(r);
+    };
+
+    auto start = std::chrono::steady_clock::now();
+    const Response whole = run(unlimited, request("", "image/jpeg", photo));
+    const auto whole_time = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    EXPECT_EQ(run(generous, request("", "image/jpeg", photo)).body, whole.body);
+
+    start = std::chrono::steady_clock::now();
+    const Response stopped = run(tiny, request("", "image/jpeg", photo));
+    const auto stopped_time = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(stopped.status, 503);
+    EXPECT_EQ(header_value(stopped, "Retry-After"), "1");
+    const std::string detail = nlohmann::json::parse(stopped.body).at("detail");
+    EXPECT_EQ(detail, "the detection ran past the time limit of 0.001 s; retry later, or send a smaller photo");
+    EXPECT_LT(stopped_time, whole_time) << "the limited detection was not cut short";
+
+    const auto e = testing_support::check_exposition(tiny.metrics({}, 0).body);
+    ASSERT_TRUE(e.errors.empty()) << e.errors.front();
+    EXPECT_EQ(e.value("face_service_detection_timeouts_total"), 1);
+    EXPECT_EQ(e.value("face_service_faces_per_photo_count"), 0);  // not counted as a detection
+    EXPECT_EQ(testing_support::check_exposition(unlimited.metrics({}, 0).body).value(
+                  "face_service_detection_timeouts_total"),
+              0);
+    EXPECT_EQ(tiny.readyz().status, 200);  // still ready: a timeout is the request's, not the service's
 }
 
 // The embedded page (server/assets.h): types, security headers, 404s.
