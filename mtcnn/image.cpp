@@ -599,6 +599,11 @@ ImageInfo probe_stb(Bytes bytes, ImageFormat format) {
     int channels = 0;
     const int length = static_cast<int>(bytes.size());  // sniff_checked: at most INT_MAX
     if (stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) {
+        // stb's info call reports a BMP's height as stored, negative when the
+        // rows are stored top-down (which its load call decodes): every such
+        // file was refused below as empty (found by tests/fuzz's seeds).
+        // INT_MIN has no positive int and stays refused.
+        if (format == ImageFormat::bmp && height < 0 && height != INT_MIN) height = -height;
         // stb's GIF header reader reads missing bytes as zeros and accepts a
         // logical screen of 0 pixels.
         if (width <= 0 || height <= 0) {

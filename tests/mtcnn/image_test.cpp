@@ -690,6 +690,40 @@ TEST(ImageDecode, PngAndBmpAreExact) {
     }
 }
 
+// A negative BMP height means rows stored top-down (BITMAPINFOHEADER, as
+// Windows' DIBs and many encoders write them). Such files were refused as
+// empty images, because stb's info call reports the height as stored (found
+// while making tests/fuzz's seed corpus).
+TEST(ImageDecode, TopDownBmpIsDecoded) {
+    constexpr int kWidth = 5;
+    constexpr int kHeight = 4;
+    const Bytes rgb = pattern(kWidth, kHeight, 3);
+    const Bytes bottom_up = write_bmp(kWidth, kHeight, 3, rgb);
+    constexpr std::size_t kDataOffsetField = 10;
+    constexpr std::size_t kHeightField = 22;
+    const std::size_t data = bottom_up[kDataOffsetField] | bottom_up[kDataOffsetField + 1] << 8;
+    const std::size_t stride = (kWidth * 3 + 3) / 4 * 4;
+    ASSERT_EQ(bottom_up.size(), data + stride * kHeight);
+    Bytes top_down = bottom_up;
+    for (int y = 0; y < kHeight; ++y) {
+        std::copy_n(bottom_up.begin() + static_cast<std::ptrdiff_t>(data + stride * (kHeight - 1 - y)), stride,
+                    top_down.begin() + static_cast<std::ptrdiff_t>(data + stride * y));
+    }
+    const auto negative = static_cast<std::uint32_t>(-kHeight);
+    for (std::size_t i = 0; i < 4; ++i) top_down[kHeightField + i] = static_cast<std::uint8_t>(negative >> (8 * i));
+
+    const ImageInfo info = probe_image(top_down);
+    EXPECT_EQ(info.width, kWidth);
+    EXPECT_EQ(info.height, kHeight);
+    const Image image = decode_image(top_down);
+    EXPECT_EQ(image.width, kWidth);
+    EXPECT_EQ(image.height, kHeight);
+    EXPECT_EQ(image.pixels, rgb);
+    // The most negative height has no positive counterpart: still refused.
+    for (std::size_t i = 0; i < 4; ++i) top_down[kHeightField + i] = i == 3 ? 0x80 : 0;
+    EXPECT_THROW(probe_image(top_down), InvalidImage);
+}
+
 TEST(ImageDecode, JpegIsCloseAndUpright) {
     // Four 8x8 flat blocks: JPEG keeps flat blocks nearly exact, within one
     // level with libjpeg (stb's decoder needed a tolerance of 4).
