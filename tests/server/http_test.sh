@@ -4,7 +4,9 @@
 # limits, the health endpoints, request ids and the JSON access log, /metrics
 # counters moving, and SIGTERM: a clean exit, a request in flight still
 # answered, new connections refused, and the grace period cutting a slow
-# upload.
+# upload. Then API keys (401s, both headers, open and closed probes, keys
+# never logged), CORS (preflight, listed, other and any origin) and the
+# request time limit (503, counted).
 # Arguments: BINARY SHARED_DIR. Exit 77 (skipped) without ../shared or curl.
 set -u
 bin=$1
@@ -29,6 +31,8 @@ fail() {
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # start ARGS...: starts a server on a free port; sets $port, $pid, $base.
+# Readiness is asked with the curl arguments in ready_args (a key).
+ready_args=()
 start() {
   port=$(free_port)
   "$bin" serve --host 127.0.0.1 --port "$port" --threads 2 "$@" 2> "$tmp/server-$port.log" &
@@ -36,7 +40,7 @@ start() {
   pids+=("$pid")
   base="http://127.0.0.1:$port"
   local deadline=$((SECONDS + 20))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "${ready_args[@]}" "$base/readyz")" = 200 ]; do
     kill -0 "$pid" 2> /dev/null || fail "server on port $port exited during start-up"
     [ $SECONDS -lt $deadline ] || fail "server on port $port not ready within 20 s"
     sleep 0.1
@@ -315,4 +319,120 @@ elapsed_ms=$((($(date +%s%N) - began) / 1000000))
 [ "$elapsed_ms" -lt 2500 ] || fail "exit $elapsed_ms ms after SIGTERM with a grace period of 1 s"
 grep -q '"msg":"grace period of 1 s over: 1 requests cut"' "$tmp/server-$port.log" || fail "no line about the cut request"
 kill "$client" 2> /dev/null
+
+# headers CURL_ARGS...: the response's headers into $tmp/headers (CRLFs
+# dropped), the body into $tmp/body; prints the status.
+headers() {
+  curl -sS -D "$tmp/headers.raw" -o "$tmp/body" -w '%{http_code}' "$@" || fail "curl $* failed"
+  tr -d '\r' < "$tmp/headers.raw" > "$tmp/headers"
+}
+has_header() { grep -qi "^$1\$" "$tmp/headers" || fail "no '$1' for ${*:2}: $(cat "$tmp/headers")"; }
+lacks_header() { grep -qi "^$1" "$tmp/headers" && fail "'$1' for ${*:2}: $(cat "$tmp/headers")"; return 0; }
+
+# CORS is off by default: no Access-Control-* header, even for an Origin;
+# OPTIONS is no route then.
+start
+[ "$(headers -H 'Origin: https://app.example.com' "$base/healthz")" = 200 ] || fail "/healthz with an Origin"
+lacks_header 'Access-Control-' "CORS off"
+lacks_header 'Vary' "CORS off"
+[ "$(headers -X OPTIONS -H 'Origin: https://app.example.com' "$base/api/detect")" = 405 ] || fail "OPTIONS without CORS"
+
+# API keys and listed CORS origins.
+key1=test-key-1-0123456789
+key2='test_key_2_!#$%&*+-.^~'
+start --api-keys "$key1, $key2" --cors-origins 'https://app.example.com,http://localhost:3000'
+grep -q '"api_keys":2' "$tmp/server-$port.log" || fail "the start-up line does not count the keys"
+call_error 401 -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect"
+[ "$(headers -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect")" = 401 ] || fail "no key: not 401"
+has_header 'WWW-Authenticate: Bearer realm="face-service"' "no key"
+[ "$(headers -H "X-API-Key: ${key1}x" -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect")" = 401 ] ||
+  fail "a wrong key: not 401"
+has_header 'WWW-Authenticate: Bearer realm="face-service", error="invalid_token"' "a wrong key"
+grep -q "$key1" "$tmp/body" && fail "the 401 quotes the key"
+call_error 401 -H "Authorization: Basic $key1" -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect"
+call_error 401 "$base/nope"  # no route map for strangers
+call 200 -H "Authorization: Bearer $key1" -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" \
+  "$base/api/detect?mode=faithful&confidence=0.99"
+[ "$(cat "$tmp/body")" = "$("$bin" detect "$golden/ivan.jpg" --mode faithful --confidence 0.99)" ] || fail "with a key: HTTP and CLI differ"
+call 200 -H "X-API-Key: $key2" -F "image=@$golden/ivan.jpg" "$base/api/detect"
+[ "$(faces)" = 1 ] || fail "X-API-Key: expected one face: $(cat "$tmp/body")"
+call_error 404 -H "X-API-Key: $key2" "$base/nope"
+# A refused upload is answered before its body is read: within the upload's
+# first second, with the connection closed.
+slow_refused=$(python3 - "$port" << 'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+s.sendall(b"POST /api/detect HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 10000000\r\n\r\n")
+print(s.recv(65536).split(b"\r\n")[0].decode())
+PY
+)
+[ "$slow_refused" = "HTTP/1.1 401 Unauthorized" ] || fail "an upload without a key: $slow_refused"
+# Open without a key: the probes, /metrics, the page.
+for path in /healthz /readyz /healthcheck /metrics / /app.js /app.css; do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$base$path")" = 200 ] || fail "GET $path without a key is not 200"
+done
+# A preflight needs no key: 204 with the CORS answers for a listed origin.
+[ "$(headers -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' \
+      -H 'Access-Control-Request-Headers: x-api-key,content-type' "$base/api/detect")" = 204 ] || fail "preflight: not 204"
+has_header 'Access-Control-Allow-Origin: https://app.example.com' "preflight"
+has_header 'Access-Control-Allow-Methods: POST' "preflight"
+has_header 'Access-Control-Allow-Headers: Content-Type, Authorization, X-API-Key, X-Request-ID' "preflight"
+has_header 'Access-Control-Max-Age: 600' "preflight"
+has_header 'Vary: Origin' "preflight"
+lacks_header 'Content-Length' "a 204"
+[ -s "$tmp/body" ] && fail "a 204 with a body"
+[ "$(headers -X OPTIONS -H 'Origin: http://localhost:3000' "$base/metrics")" = 204 ] || fail "preflight of /metrics"
+has_header 'Access-Control-Allow-Methods: GET, HEAD' "preflight of /metrics"
+# Another origin: no CORS header (the browser then blocks), on the preflight and the request.
+[ "$(headers -X OPTIONS -H 'Origin: https://evil.example.com' -H 'Access-Control-Request-Method: POST' "$base/api/detect")" = 204 ] ||
+  fail "preflight from another origin"
+lacks_header 'Access-Control-' "another origin's preflight"
+[ "$(headers -H 'Origin: https://evil.example.com' -H "X-API-Key: $key1" -F "image=@$golden/no-faces.jpg" "$base/api/detect")" = 200 ] ||
+  fail "a request from another origin"
+lacks_header 'Access-Control-' "another origin"
+has_header 'Vary: Origin' "another origin"
+# A listed origin's request, and its 401: the script may read both, and X-Request-ID.
+[ "$(headers -H 'Origin: https://app.example.com' -H "X-API-Key: $key1" -F "image=@$golden/no-faces.jpg" "$base/api/detect")" = 200 ] ||
+  fail "a request from a listed origin"
+has_header 'Access-Control-Allow-Origin: https://app.example.com' "a listed origin"
+has_header 'Access-Control-Expose-Headers: X-Request-ID, Retry-After' "a listed origin"
+[ "$(headers -H 'Origin: https://app.example.com' -F "image=@$golden/no-faces.jpg" "$base/api/detect")" = 401 ] ||
+  fail "a listed origin without a key"
+has_header 'Access-Control-Allow-Origin: https://app.example.com' "a listed origin's 401"
+# The keys are in no log line (requests with them, refused ones, start-up).
+sleep 0.2
+grep -qF "$key1" "$tmp/server-$port.log" && fail "key 1 is in the log"
+grep -qF "$key2" "$tmp/server-$port.log" && fail "key 2 is in the log"
+grep -q '"status":401' "$tmp/server-$port.log" || fail "the 401s are not in the access log"
+
+# Probes closed too (auth_probes), and the healthcheck sends the key; any origin.
+ready_args=(-H "X-API-Key: $key1")
+start --api-keys "$key1" --auth-probes true --cors-origins '*'
+ready_args=()
+for path in /healthz /readyz /healthcheck /metrics; do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$base$path")" = 401 ] || fail "GET $path without a key is not 401 with auth_probes"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key1" "$base$path")" = 200 ] || fail "GET $path with a key"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/")" = 200 ] || fail "the page is not open with auth_probes"
+FACE_SERVICE_API_KEYS=$key1 FACE_SERVICE_AUTH_PROBES=true "$bin" healthcheck --port "$port" || fail "healthcheck with the key"
+"$bin" healthcheck --port "$port" 2> "$tmp/hc" && fail "healthcheck without the key passed"
+grep -q "answered 401" "$tmp/hc" || fail "healthcheck without the key: $(cat "$tmp/hc")"
+[ "$(headers -H 'Origin: https://anywhere.example' -H "X-API-Key: $key1" "$base/healthz")" = 200 ] || fail "any origin"
+has_header 'Access-Control-Allow-Origin: \*' "any origin"
+lacks_header 'Vary' "any origin"
+
+# The time limit: a detection past it is stopped and answered 503 at once.
+start --request-timeout 0.001
+headers -H 'Content-Type: image/jpeg' --data-binary "@$golden/ivan.jpg" "$base/api/detect?mode=accurate" > "$tmp/status"
+[ "$(cat "$tmp/status")" = 503 ] || fail "past the time limit: $(cat "$tmp/status") $(cat "$tmp/body")"
+has_header 'Retry-After: 1' "past the time limit"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "time limit of 0.001 s" in d["detail"]' "$tmp/body" ||
+  fail "time limit detail: $(cat "$tmp/body")"
+metrics "$tmp/m3"
+[ "$(metric "$tmp/m3" face_service_detection_timeouts_total)" = 1 ] || fail "the timeout is not counted"
+[ "$(metric "$tmp/m3" 'face_service_http_requests_total{route="/api/detect",status="503"}')" = 1 ] || fail "the 503 is not counted"
+call 200 "$base/readyz"  # still ready
+kill -TERM "$pid"
+wait "$pid" || fail "the time-limited server did not exit 0"
 echo "http_api: all checks passed"
