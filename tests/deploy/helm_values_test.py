@@ -7,7 +7,10 @@
   service's own (server/config.h);
 - every `.Values.x.y` a template uses exists in values.yaml, and every
   values.yaml leaf is used by a template;
-- the ConfigMap sets one FACE_SERVICE_* variable for each `settings` key;
+- the ConfigMap sets one FACE_SERVICE_* variable for each `settings` key,
+  and never the API keys, which the Deployment takes from the Secret
+  apiKeys.existingSecret names, only when it names one;
+- settings.requestTimeout is the service's default and within its bounds;
 - Chart.yaml is apiVersion v2; deploy/helmsman.yaml deploys this chart from
   its local path, at the chart's version, into a namespace it declares.
 
@@ -78,6 +81,16 @@ def main():
     refused("a confidence above 1", lambda v: v["settings"].update(confidence=1.5))
     refused("a missing setting", lambda v: v["settings"].pop("gracePeriod"))
     refused("the port as a string", lambda v: v["settings"].update(port="8000"))
+    refused("a negative request timeout", lambda v: v["settings"].update(requestTimeout=-1))
+    refused("a request timeout over 3600 s", lambda v: v["settings"].update(requestTimeout=3601))
+    refused("an origin with a path", lambda v: v["settings"].update(corsOrigins="https://a.example.com/app"))
+    refused("an origin without a scheme", lambda v: v["settings"].update(corsOrigins="a.example.com"))
+    refused("API keys in the values", lambda v: v["apiKeys"].update(keys="k1-0123456789abcdef"))
+    refused("a Secret name that is no DNS name", lambda v: v["apiKeys"].update(existingSecret="Face_Keys"))
+    for origins in ("", "*", "https://a.example.com", "https://a.example.com, http://localhost:3000"):
+        ok = copy.deepcopy(values)
+        ok["settings"]["corsOrigins"] = origins
+        checks.check(validator.is_valid(ok), f"the schema takes corsOrigins {origins!r}")
 
     # The bounds are those the service enforces (server/config.h).
     settings_schema = schema["properties"]["settings"]["properties"]
@@ -89,6 +102,13 @@ def main():
     checks.check(values["settings"]["port"] == lib.default_port(repo), "settings.port is the service's default port")
     checks.check(values["settings"]["maxBody"] == lib.default_max_body(repo),
                  "settings.maxBody is the service's default body limit")
+    max_timeout = float(lib.config_default(repo, r"kMaxRequestTimeout = ([0-9.]+);", "kMaxRequestTimeout"))
+    default_timeout = float(lib.config_default(repo, r"double request_timeout = ([0-9.]+);", "request_timeout"))
+    checks.check(settings_schema["requestTimeout"]["maximum"] == max_timeout,
+                 f"requestTimeout at most kMaxRequestTimeout = {max_timeout}")
+    checks.check(values["settings"]["requestTimeout"] == default_timeout,
+                 f"settings.requestTimeout is the service's default {default_timeout}")
+    checks.check(values["apiKeys"]["existingSecret"] == "", "no API keys unless a Secret is named")
 
     # Every object level of the schema names exactly the keys of values.yaml.
     def walk(node, tree, path):
@@ -113,6 +133,11 @@ def main():
     for key in values["settings"]:
         checks.check(re.search(rf"^\s+{env_name(key)}: \{{\{{ \.Values\.settings\.{key}\b", configmap, re.MULTILINE),
                      f"the ConfigMap sets {env_name(key)} from settings.{key}")
+    checks.check("API_KEYS" not in configmap and "apiKeys" not in configmap, "the ConfigMap never holds the API keys")
+    deployment = lib.read(os.path.join(chart, "templates", "deployment.yaml"))
+    checks.check(re.search(r"with \.Values\.apiKeys\.existingSecret \}\}.*?- name: FACE_SERVICE_API_KEYS\s+valueFrom:\s+"
+                           r"secretKeyRef:.*?\{\{- end \}\}", deployment, re.DOTALL),
+                 "the Deployment takes FACE_SERVICE_API_KEYS from the Secret, only when apiKeys.existingSecret is set")
 
     chart_yaml = lib.load_yaml(os.path.join(chart, "Chart.yaml"))
     checks.check(chart_yaml.get("apiVersion") == "v2", "Chart.yaml: apiVersion v2")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What the deployment files ask of the binary, found in its sources
 (server/): every FACE_SERVICE_* variable that compose or the Helm chart sets
-is one the service reads, and the `healthcheck` subcommand and the routes
+(the ConfigMap's, and the Deployment's own env from a Secret) is one the
+service reads, and the `healthcheck` subcommand and the routes
 the probes and the ServiceMonitor use (/healthz, /readyz, /metrics) exist.
 A renamed variable or route then fails here instead of being silently
 ignored in a cluster.
@@ -29,6 +30,11 @@ def main():
         used = set(re.findall(r"^\s+(FACE_SERVICE_[A-Z_]+):", lib.read(os.path.join(repo, name)), re.MULTILINE))
         for variable in sorted(used):
             checks.check(variable in read_by_service, f"{name}: the service reads {variable}")
+    deployment = "deploy/helm/face-service/templates/deployment.yaml"
+    env = set(re.findall(r"- name: (FACE_SERVICE_[A-Z_]+)", lib.read(os.path.join(repo, deployment))))
+    checks.check(env == {"FACE_SERVICE_API_KEYS"}, f"{deployment}: env FACE_SERVICE_API_KEYS alone", str(sorted(env)))
+    for variable in sorted(env):
+        checks.check(variable in read_by_service, f"{deployment}: the service reads {variable}")
 
     checks.check(re.search(r'"healthcheck"', sources), "the binary has a `healthcheck` subcommand (server/)")
     for route in ("/healthz", "/readyz", "/metrics"):
