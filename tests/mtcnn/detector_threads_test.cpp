@@ -1,8 +1,12 @@
 // Detector::detect spreads its work over threads (pyramid bands, window
 // batches) and counts it in DetectStats; the faces must not depend on the
 // threads. Real photos from the WIDER FACE dev sample (skipped when absent).
+// FACE_THREADS_TEST_SIDE=N (the ThreadSanitizer preset) takes one photo,
+// shrunk to at most N pixels a side: still several PNet bands and window
+// batches per detection, at a cost the instrumented kernels can afford.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <thread>
@@ -11,6 +15,7 @@
 #include "engine/cpu.h"
 #include "mtcnn/detector.h"
 #include "mtcnn/modes.h"
+#include "mtcnn/resize.h"
 #include "tests/support/shared_data.h"
 
 namespace mtcnn {
@@ -23,9 +28,24 @@ std::vector<std::string> some_photos() {
     std::vector<std::string> photos;
     if (!file) return photos;
     const nlohmann::json manifest = nlohmann::json::parse(file);
-    for (std::size_t i = 0; i < manifest.size(); i += 170)
+    const std::size_t step = testing_support::env_int("FACE_THREADS_TEST_SIDE", 0) > 0 ? manifest.size() : 170;
+    for (std::size_t i = 0; i < manifest.size(); i += step)
         photos.push_back((dir / manifest[i]["image"].get<std::string>()).string());
     return photos;
+}
+
+// The photo, shrunk (area) to FACE_THREADS_TEST_SIDE pixels a side when set.
+Image load_photo(const std::string& path) {
+    Image image = load_image_file(path);
+    const int side = testing_support::env_int("FACE_THREADS_TEST_SIDE", 0);
+    const int longer = std::max(image.width, image.height);
+    if (side == 0 || longer <= side) return image;
+    Image small;
+    small.width = std::max(1, image.width * side / longer);
+    small.height = std::max(1, image.height * side / longer);
+    small.pixels.resize(static_cast<std::size_t>(small.width) * small.height * 3);
+    resize(image.pixels.data(), image.width, image.height, 3, small.pixels.data(), small.width, small.height);
+    return small;
 }
 
 bool same(const Face& a, const Face& b) {
@@ -44,7 +64,7 @@ TEST(DetectorThreads, TheFacesDoNotDependOnTheThreads) {
     EXPECT_EQ(one.threads(), 1);
     EXPECT_EQ(three.threads(), 3);
     for (const std::string& path : photos) {
-        const Image image = load_image_file(path);
+        const Image image = load_photo(path);
         for (const char* mode : {"faithful", "default"}) {
             const std::vector<Face> a = detect(one, image, find_mode(mode), 0.5);
             const std::vector<Face> b = detect(three, image, find_mode(mode), 0.5);
@@ -58,7 +78,7 @@ TEST(DetectorThreads, ConcurrentCallsShareThePoolAndAgree) {
     const std::vector<std::string> photos = some_photos();
     if (photos.empty()) GTEST_SKIP() << "no WIDER FACE dev sample";
     const Detector detector(engine::kernels_for(engine::configured_isa()), {}, 2);
-    const Image image = load_image_file(photos.front());
+    const Image image = load_photo(photos.front());
     const std::vector<Face> alone = detector.detect(image);
     std::vector<std::vector<Face>> got(4);
     std::vector<std::thread> callers;
@@ -74,7 +94,7 @@ TEST(DetectStats, CountsTheWorkOfEachStage) {
     const std::vector<std::string> photos = some_photos();
     if (photos.empty()) GTEST_SKIP() << "no WIDER FACE dev sample";
     const Detector detector(engine::kernels_for(engine::configured_isa()));
-    const Image image = load_image_file(photos.front());
+    const Image image = load_photo(photos.front());
     const DetectOptions options;  // faithful: no mirrors, one ONet pass
     DetectStats stats;
     detector.detect(image, options, &stats);
