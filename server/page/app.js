@@ -12,6 +12,9 @@
 // (tests/browser/page_test.mjs): data-state (idle, detecting, done, error),
 // data-faces-detected, data-faces-shown, and data-faces-drawn once the canvas
 // shows them (the photo may finish loading after the answer).
+//
+// The API key field: when filled, its value goes with each detection as
+// X-API-Key (server/access.h); it is never stored, so a reload forgets it.
 
 const FLOOR = 0.5;  // the slider's minimum: nothing below it is asked for
 const KEYPOINTS = ['left_eye', 'right_eye', 'nose', 'mouth_left', 'mouth_right'];
@@ -20,6 +23,7 @@ const POINT_COLOUR = '#005fcc';
 
 const fileInput = document.getElementById('file');
 const modeSelect = document.getElementById('mode');
+const apiKeyInput = document.getElementById('api-key');
 const drop = document.getElementById('drop');
 const slider = document.getElementById('confidence');
 const sliderValue = document.getElementById('confidence-value');
@@ -87,9 +91,12 @@ async function detect(file) {
     let response;
     let body = null;
     try {
+        const headers = { 'Content-Type': file.type || 'application/octet-stream' };
+        const key = apiKeyInput.value.trim();
+        if (key) headers['X-API-Key'] = key;
         response = await fetch(detectUrl(), {
             method: 'POST',
-            headers: { 'Content-Type': file.type || 'application/octet-stream' },
+            headers,
             body: file,
             signal,
         });

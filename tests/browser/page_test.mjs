@@ -8,7 +8,9 @@
 // the microphone; 0.99: the face, see ../shared/golden/README.md), that moving
 // the slider sends nothing, the API's error in words for a text file named
 // .jpg, a simulated drag and drop, and a network error once the service is
-// stopped. Saves SCREENSHOT_DIR/page.png (the 0.7
+// stopped; then, against a server with an API key, that a photo sent without
+// the key gets the 401 in words and with the key typed in is detected, the
+// key going as X-API-Key only when typed. Saves SCREENSHOT_DIR/page.png (the 0.7
 // state) and SCREENSHOT_DIR/page-readme.png, the same state with the photo
 // pixelated so that it cannot be recognised: only that one may be copied into
 // the repository (docs/page.png); the shared photos never may.
@@ -77,13 +79,14 @@ process.on('exit', () => {
     if (server && serverExit === null) server.kill('SIGKILL');
 });
 
-async function startServer() {
+async function startServer(extraArgs = []) {
     const port = await freePort();
+    serverExit = null;
     // The faithful mode by default: the checks below use the predecessor's
     // known answers for ivan.jpg (../shared/golden), whatever the
     // calibrated modes' tables say.
-    server = spawn(binary, ['serve', '--port', String(port), '--host', '127.0.0.1', '--threads', '2', '--mode', 'faithful'],
-        { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(binary, ['serve', '--port', String(port), '--host', '127.0.0.1', '--threads', '2', '--mode', 'faithful',
+        ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     server.stdout.on('data', (d) => { serverLog += d; });
     server.stderr.on('data', (d) => { serverLog += d; });
     server.on('exit', (code, signal) => { serverExit = signal ?? code; });
@@ -327,12 +330,61 @@ async function run(base, tmp) {
     }
 }
 
+// A service with an API key: the page's key field.
+const API_KEY = 'page-test-key-0123456789';
+async function runKeyed(base) {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    try {
+        const page = await browser.newPage();
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        const keys = [];  // the X-API-Key of each detection
+        page.on('request', (r) => {
+            if (r.method() === 'POST') keys.push(r.headers()['x-api-key'] ?? null);
+        });
+        const problems = [];
+        page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+        page.on('console', (m) => {
+            if (m.type() !== 'error') return;
+            if (/Failed to load resource: the server responded with a status of 401/.test(m.text())) return;
+            problems.push(`console error: ${m.text()}`);
+        });
+        check((await page.goto(`${base}/`)).status() === 200, 'with an API key set, the page itself is open');
+        const keyField = page.getByLabel('API key', { exact: true });
+        check(await keyField.getAttribute('type') === 'password' && await keyField.inputValue() === '',
+            'the API key field is labelled, hidden while typed, and empty');
+
+        await page.setInputFiles('#file', photoPath);
+        await page.waitForFunction(() => document.getElementById('result').dataset.state === 'error');
+        const errorText = await page.locator('#error').textContent();
+        check(errorText.includes('401') && errorText.includes('API key'), 'without the key: the 401 in words', errorText);
+
+        await keyField.fill(API_KEY);
+        await page.setInputFiles('#file', []);
+        await page.setInputFiles('#file', photoPath);
+        await page.waitForFunction(() => {
+            const r = document.getElementById('result');
+            return r.dataset.state === 'done' && r.dataset.facesDrawn === r.dataset.facesShown;
+        });
+        const shown = await page.evaluate(() => Number(document.getElementById('result').dataset.facesShown));
+        check(shown === 1, 'with the key typed in, the photo is detected (one face at 0.95)', `${shown}`);
+        check(JSON.stringify(keys) === JSON.stringify([null, API_KEY]),
+            'X-API-Key went only once typed, as typed', JSON.stringify(keys));
+        check(problems.length === 0, 'no uncaught error or CSP violation with the key field', problems.join('; '));
+    } finally {
+        await browser.close();
+    }
+}
+
 const tmp = mkdtempSync(join(tmpdir(), 'face-page-test-'));
 let status = 0;
 try {
     const base = await startServer();
     console.log(`ok: face-service serving ${base}`);
     await run(base, tmp);
+    await stopServer();
+    const keyedBase = await startServer(['--api-keys', API_KEY]);
+    console.log(`ok: face-service serving ${keyedBase} with an API key`);
+    await runKeyed(keyedBase);
     console.log('browser_page: all checks passed');
 } catch (e) {
     console.log(`FAIL: ${e instanceof CheckFailed ? e.message : e.stack}`);
