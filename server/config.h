@@ -3,23 +3,23 @@
 // Precedence, highest first: command-line flags, environment variables, the
 // JSON config file, defaults.
 //
-//   setting     flag                  environment                      file key      default
-//   port        --port N              FACE_SERVICE_PORT, then PORT     "port"        8000
-//   host        --host ADDR           FACE_SERVICE_HOST                "host"        0.0.0.0
-//   threads     --threads N           FACE_SERVICE_THREADS             "threads"     hardware concurrency
-//   mode        --mode NAME           FACE_SERVICE_MODE                "mode"        default
-//   confidence  --confidence C        FACE_SERVICE_CONFIDENCE          "confidence"  0.95
-//   max body    --max-body BYTES      FACE_SERVICE_MAX_BODY            "max_body"    16 MiB
-//   max pixels  --max-pixels N        FACE_SERVICE_MAX_PIXELS          "max_pixels"  50 000 000
-//   access log  --access-log KIND     FACE_SERVICE_ACCESS_LOG          "access_log"  json
-//   grace       --grace-period S      FACE_SERVICE_GRACE_PERIOD        "grace_period" 20
-//   max queue   --max-queue N         FACE_SERVICE_MAX_QUEUE           "max_queue"   2 x threads
-//   request timeout --request-timeout S FACE_SERVICE_REQUEST_TIMEOUT   "request_timeout" 30
-//   api keys    --api-keys K1,K2      FACE_SERVICE_API_KEYS            "api_keys"    none (no auth)
-//   auth probes --auth-probes BOOL    FACE_SERVICE_AUTH_PROBES         "auth_probes" false
-//   cors origins --cors-origins O1,O2 FACE_SERVICE_CORS_ORIGINS        "cors_origins" none (no CORS)
-//   weights     --weights DIR         (none)                           (none)        embedded
-//   the file    --config PATH         FACE_SERVICE_CONFIG              -             none
+//   setting      flag                  environment                   file key           default
+//   port         --port N              FACE_SERVICE_PORT, then PORT  "port"             8000
+//   host         --host ADDR           FACE_SERVICE_HOST             "host"             0.0.0.0
+//   threads      --threads N           FACE_SERVICE_THREADS          "threads"          hardware concurrency
+//   mode         --mode NAME           FACE_SERVICE_MODE             "mode"             default
+//   confidence   --confidence C        FACE_SERVICE_CONFIDENCE       "confidence"       0.95
+//   max body     --max-body BYTES      FACE_SERVICE_MAX_BODY         "max_body"         16 MiB
+//   max pixels   --max-pixels N        FACE_SERVICE_MAX_PIXELS       "max_pixels"       50 000 000
+//   access log   --access-log KIND     FACE_SERVICE_ACCESS_LOG       "access_log"       json
+//   grace        --grace-period S      FACE_SERVICE_GRACE_PERIOD     "grace_period"     20
+//   max queue    --max-queue N         FACE_SERVICE_MAX_QUEUE        "max_queue"        2 x threads
+//   timeout      --request-timeout S   FACE_SERVICE_REQUEST_TIMEOUT  "request_timeout"  30
+//   api keys     --api-keys K1,K2      FACE_SERVICE_API_KEYS         "api_keys"         none: no auth
+//   auth probes  --auth-probes BOOL    FACE_SERVICE_AUTH_PROBES      "auth_probes"      false
+//   cors         --cors-origins O1,O2  FACE_SERVICE_CORS_ORIGINS     "cors_origins"     none: no CORS
+//   weights      --weights DIR         (none)                        (none)             embedded
+//   the file     --config PATH         FACE_SERVICE_CONFIG           -                  none
 //
 // Decisions:
 // - An empty environment variable counts as unset (`PORT= cmd` is common in
