@@ -338,21 +338,41 @@ struct JpegSession {
     std::longjmp(reinterpret_cast<JpegErrorManager*>(cinfo->err)->jump, 1);
 }
 
-// The one warning that ends a decode as errors do: the data ends before the
-// image does (libjpeg would insert an end marker and paint the rest grey). A
-// truncated upload stays InvalidImage, as it was with stb. libjpeg's other
-// corrupt-data warnings are decoded through, as OpenCV did: extraneous bytes
-// between segments, a scan that ends a few bits early, a misplaced restart
-// marker, an unknown Adobe transform, an unusual progression, even a bad
-// Huffman code (libjpeg-turbo's fast path decodes one as 0 without a word, so
-// refusing the ones it does report would be arbitrary). Cameras and encoders
-// write such files, and the picture is mostly there.
-bool is_fatal_warning(int code) { return code == JWRN_JPEG_EOF; }
+// The warnings that end a decode as errors do, both a file whose data ends
+// before its image does (libjpeg would paint the rest grey); a truncated
+// upload stays InvalidImage, as it was with stb:
+// - the data ends before the end-of-image marker (JWRN_JPEG_EOF);
+// - a Huffman-coded scan meets a marker other than a restart marker (the
+//   end of the image, the next scan's tables) while at least one whole row
+//   of MCUs (8 to 32 pixel rows) is still to come (JWRN_HIT_MARKER with
+//   rows left): a file cut and given its end marker back, or a header that
+//   declares more rows or columns than the data holds. Without this, a
+//   512x384 file whose frame header says 1900x1900 was answered 200 on a
+//   photo 95% grey (tests/server/hostile_test.py).
+// libjpeg's other corrupt-data warnings are decoded through, as OpenCV did:
+// extraneous bytes between segments, a scan that ends a few bits early
+// (within its last row of MCUs), a misplaced restart marker (a restart
+// interval that ends early loses that interval only), an unknown Adobe
+// transform, an unusual progression, even a bad Huffman code
+// (libjpeg-turbo's fast path decodes one as 0 without a word, so refusing the
+// ones it does report would be arbitrary). Cameras and encoders write such
+// files, and the picture is mostly there. Arithmetic-coded scans never warn
+// when their data ends early (T.81 lets them end at any marker; libjpeg
+// decodes zeros): only the end of the data catches those.
+bool is_fatal_warning(j_common_ptr common) {
+    const int code = common->err->msg_code;
+    if (code == JWRN_JPEG_EOF) return true;
+    if (code != JWRN_HIT_MARKER || !common->is_decompressor) return false;
+    const auto* cinfo = reinterpret_cast<j_decompress_ptr>(common);
+    const int marker = cinfo->unread_marker;
+    const bool restart = marker >= kMarkerRst0 && marker <= kMarkerRst7;
+    return !restart && cinfo->input_iMCU_row + 1 < cinfo->total_iMCU_rows;
+}
 
 void jpeg_message(j_common_ptr cinfo, int level) {
     if (level >= 0) return;  // trace output: never printed
     ++cinfo->err->num_warnings;
-    if (is_fatal_warning(cinfo->err->msg_code)) jpeg_fail(cinfo);
+    if (is_fatal_warning(cinfo)) jpeg_fail(cinfo);
 }
 
 void jpeg_silence(j_common_ptr) {}
@@ -622,9 +642,105 @@ ImageInfo probe_stb(Bytes bytes, ImageFormat format) {
     throw InvalidImage("corrupt or truncated " + name + " header");
 }
 
+// Truncation. stb reads the bytes past the end of a buffer as zeros, so a
+// BMP or a GIF cut short decoded, the rest of the picture black, and was
+// answered 200 (tests/server/hostile_test.py); a PNG cut anywhere fails for
+// want of its IEND chunk. As for JPEG and PNG, a file cut short is
+// InvalidImage, never a photo decoded in part: every row of a BMP must be
+// there, and the first frame of a GIF must end (later frames are never read,
+// so an animation cut after its first frame still decodes).
+
+constexpr std::size_t kBmpDataOffset = 10;    // file header: where the rows start
+constexpr std::size_t kBmpBitCount = 28;      // BITMAPINFOHEADER and its successors
+constexpr std::size_t kBmpCoreBitCount = 24;  // OS/2 1.x header
+constexpr std::size_t kBmpCompression = 30;
+constexpr std::uint32_t kBmpUncompressed = 0;  // BI_RGB
+constexpr std::uint32_t kBmpBitfields = 3;     // BI_BITFIELDS: uncompressed, masks given
+constexpr std::uint64_t kBmpRowAlignBits = 32;  // rows padded to 4 bytes
+
+// The bytes an uncompressed BMP of `info`'s size needs: its data offset plus
+// its rows; nullopt for a header this does not judge (RLE and other
+// compressions, which stb refuses itself).
+std::optional<std::uint64_t> bmp_needed_size(Bytes bytes, const ImageInfo& info) {
+    if (!fits(bytes, kBmpDibSize, 4)) return std::nullopt;
+    const bool core = read_le(bytes, kBmpDibSize, 4) == kBmpCoreHeaderSize;
+    const std::size_t bit_count = core ? kBmpCoreBitCount : kBmpBitCount;
+    if (!fits(bytes, bit_count, 2) || (!core && !fits(bytes, kBmpCompression, 4))) return std::nullopt;
+    if (!core) {
+        const std::uint32_t compression = read_le(bytes, kBmpCompression, 4);
+        if (compression != kBmpUncompressed && compression != kBmpBitfields) return std::nullopt;
+    }
+    // check_limits has passed: at most 65535 x 65535 pixels of 65535 bits.
+    const std::uint64_t bits = read_le(bytes, bit_count, 2);
+    const std::uint64_t row = (std::uint64_t(info.width) * bits + kBmpRowAlignBits - 1) /
+                              kBmpRowAlignBits * (kBmpRowAlignBits / 8);
+    return std::uint64_t{read_le(bytes, kBmpDataOffset, 4)} + row * std::uint64_t(info.height);
+}
+
+// GIF89a (W3C's copy of the spec, sections 18-23): header and logical screen
+// descriptor (13 bytes; flags at 10), an optional global colour table, then
+// blocks: extensions (0x21, a label, data sub-blocks) and images (0x2C, a
+// 9-byte descriptor whose last byte holds the flags, an optional local
+// colour table, the LZW code size, data sub-blocks), up to the trailer
+// (0x3B). Sub-blocks are a size byte and that many bytes, ended by a size of
+// 0. True once the first image's sub-blocks end within `gif`; a block of
+// another kind before it is left to stb to judge.
+constexpr std::size_t kGifScreenSize = 13;
+constexpr std::size_t kGifScreenFlags = 10;
+constexpr std::size_t kGifImageDescriptorSize = 9;  // after the 0x2C
+constexpr std::size_t kGifImageFlags = 8;
+constexpr std::uint8_t kGifExtension = 0x21;
+constexpr std::uint8_t kGifImage = 0x2C;
+constexpr std::uint8_t kGifHasColourTable = 0x80;
+constexpr std::uint8_t kGifColourTableBits = 0x07;
+
+bool gif_first_frame_complete(Bytes gif) {
+    if (gif.size() < kGifScreenSize) return false;
+    const auto colour_table = [](std::uint8_t flags) -> std::size_t {
+        return (flags & kGifHasColourTable) ? std::size_t{3} << ((flags & kGifColourTableBits) + 1) : 0;
+    };
+    std::size_t pos = kGifScreenSize + colour_table(gif[kGifScreenFlags]);
+    const auto sub_blocks_end = [&] {
+        while (pos < gif.size()) {
+            const std::size_t size = gif[pos++];
+            if (size == 0) return true;
+            pos += size;
+        }
+        return false;
+    };
+    while (pos < gif.size()) {
+        const std::uint8_t block = gif[pos++];
+        if (block == kGifExtension) {
+            ++pos;  // the label
+            if (!sub_blocks_end()) return false;
+        } else if (block == kGifImage) {
+            if (!fits(gif, pos, kGifImageDescriptorSize)) return false;
+            pos += kGifImageDescriptorSize + colour_table(gif[pos + kGifImageFlags]);
+            ++pos;  // the LZW minimum code size
+            return sub_blocks_end();
+        } else {
+            return true;
+        }
+    }
+    return false;
+}
+
+void check_complete(Bytes bytes, const ImageInfo& info) {
+    if (info.format == ImageFormat::bmp) {
+        const std::optional<std::uint64_t> needed = bmp_needed_size(bytes, info);
+        if (needed && *needed > bytes.size()) {
+            throw InvalidImage("truncated BMP: its rows need " + std::to_string(*needed) +
+                               " bytes, the file has " + std::to_string(bytes.size()));
+        }
+    } else if (info.format == ImageFormat::gif && !gif_first_frame_complete(bytes)) {
+        throw InvalidImage("truncated GIF: the file ends before its first frame does");
+    }
+}
+
 Image decode_stb(Bytes bytes, ImageFormat format, const DecodeLimits& limits) {
     const ImageInfo info = probe_stb(bytes, format);
     check_limits(info, limits);
+    check_complete(bytes, info);
 
     int width = 0;
     int height = 0;

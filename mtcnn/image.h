@@ -37,7 +37,12 @@
 // - Truncated files are InvalidImage: a JPEG needs its end-of-image marker and
 //   (stb 2.27) a PNG its IEND chunk, so a file cut anywhere, even one missing
 //   only those last bytes, is refused rather than decoded in part. Bytes after
-//   the end marker are ignored.
+//   the end marker are ignored. So is a JPEG whose Huffman-coded scan ends
+//   (meets a marker) a row of MCUs or more before its image does, as when the
+//   frame header declares more than the data holds (within the last row of
+//   MCUs it is decoded through, above). A BMP needs all its rows, a GIF the
+//   end of its first frame's data (stb reads missing bytes as zeros and would
+//   paint the rest black); later frames are not read.
 // - EXIF orientation is read from JPEG only (APP1 "Exif", IFD0 tag 0x0112);
 //   any malformed EXIF block means orientation 1, never an error.
 // - Thread-safe: no global state; every JPEG decode has its own libjpeg

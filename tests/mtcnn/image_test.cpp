@@ -1501,6 +1501,100 @@ TEST(ImageTruncated, PngCutAnywhereIsInvalid) {
     EXPECT_EQ(decode_image(trailing).pixels, pattern(16, 16, 3));
 }
 
+// A JPEG's frame header said to be `height` rows (SOF0 or SOF2).
+Bytes with_jpeg_height(Bytes jpeg, int height) {
+    std::size_t sof = find(jpeg, {0xFF, 0xC0});
+    if (sof == std::string::npos) sof = find(jpeg, {0xFF, 0xC2});
+    EXPECT_NE(sof, std::string::npos);
+    jpeg[sof + 5] = static_cast<std::uint8_t>(height >> 8);
+    jpeg[sof + 6] = static_cast<std::uint8_t>(height);
+    return jpeg;
+}
+
+TEST(ImageTruncated, JpegScanEndingRowsEarlyIsInvalid) {
+    // A file cut in its scan data and given its end marker back, or a frame
+    // header declaring more than the data holds: libjpeg meets the marker
+    // with rows of MCUs to go (JWRN_HIT_MARKER) and would paint them grey.
+    // It is refused like a file cut without its marker (over HTTP a 512x384
+    // photo declared 1900x1900 was answered 200: tests/server/hostile_test.py).
+    constexpr int kSide = 64;  // 4:2:0: four rows of 16x16 MCUs
+    for (const bool progressive : {false, true}) {
+        const JpegSettings s{.name = "rows", .width = kSide, .height = kSide, .progressive = progressive};
+        const Bytes jpeg = encode_jpeg(s, noisy_samples(kSide, kSide, 3));
+        const std::size_t sos = find(jpeg, {0xFF, 0xDA});
+        ASSERT_NE(sos, std::string::npos);
+        Bytes half(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(sos + (jpeg.size() - sos) / 2));
+        while (half.back() == 0xFF) half.pop_back();
+        half.insert(half.end(), {0xFF, 0xD9});
+        EXPECT_EQ(outcome([&] { decode_image(half); }), "InvalidImage") << "progressive " << progressive;
+        EXPECT_EQ(outcome([&] { decode_image(with_jpeg_height(jpeg, 4 * kSide)); }), "InvalidImage")
+            << "progressive " << progressive;
+    }
+    const JpegSettings s{.name = "rows", .width = kSide, .height = kSide};
+    const Bytes jpeg = encode_jpeg(s, noisy_samples(kSide, kSide, 3));
+    const std::string message = message_of<InvalidImage>([&] { decode_image(with_jpeg_height(jpeg, 200)); });
+    EXPECT_NE(message.find("premature end of data segment"), std::string::npos) << message;
+    // Within the last row of MCUs the scan may end early ("a few bits", as
+    // encoders write): one more row declared than coded is decoded through,
+    // the rows above it as the honest file's.
+    const Image honest = decode_image(jpeg);
+    const Image taller = decode_image(with_jpeg_height(jpeg, kSide + 16));
+    ASSERT_EQ(taller.height, kSide + 16);
+    constexpr std::size_t kSameRows = kSide - 16;  // upsampling reads the row below
+    EXPECT_TRUE(std::equal(honest.pixels.begin(), honest.pixels.begin() + kSameRows * kSide * 3,
+                           taller.pixels.begin()));
+    // So are restart intervals cut short: that interval is lost, not the photo.
+    const JpegSettings restarts{.name = "restarts", .width = kSide, .height = kSide, .restart_rows = 1};
+    Bytes damaged = encode_jpeg(restarts, noisy_samples(kSide, kSide, 3));
+    const std::size_t rst1 = find(damaged, {0xFF, 0xD1});
+    ASSERT_NE(rst1, std::string::npos);
+    damaged.erase(damaged.begin() + static_cast<std::ptrdiff_t>(rst1) - 40,
+                  damaged.begin() + static_cast<std::ptrdiff_t>(rst1));
+    EXPECT_EQ(outcome([&] { decode_image(damaged); }), "ok");
+}
+
+TEST(ImageTruncated, BmpCutAnywhereIsInvalid) {
+    // stb reads the missing bytes as zeros: a BMP cut in its rows decoded,
+    // the rest black, and was answered 200 (tests/server/hostile_test.py).
+    const Bytes bmp = write_bmp(9, 7, 3, pattern(9, 7, 3));
+    ASSERT_EQ(decode_image(bmp).pixels, pattern(9, 7, 3));
+    for (std::size_t size = 2; size < bmp.size(); ++size) {
+        const Bytes cut(bmp.begin(), bmp.begin() + static_cast<std::ptrdiff_t>(size));
+        EXPECT_EQ(outcome([&] { decode_image(cut); }), "InvalidImage") << "cut at " << size << " of " << bmp.size();
+    }
+    const std::string message = message_of<InvalidImage>([&] { decode_image(Bytes(bmp.begin(), bmp.end() - 1)); });
+    EXPECT_NE(message.find("truncated BMP"), std::string::npos) << message;
+    // Bytes after the last row are ignored.
+    Bytes trailing = bmp;
+    trailing.insert(trailing.end(), 40, 0xEE);
+    EXPECT_EQ(decode_image(trailing).pixels, pattern(9, 7, 3));
+}
+
+TEST(ImageTruncated, GifCutInItsFirstFrameIsInvalid) {
+    // As for BMP, stb painted a GIF cut in its first frame black where the
+    // data was missing. Cut after the first frame, it decodes: later frames
+    // are never read.
+    const Bytes first = {0, 1, 2, 3, 2, 1};
+    for (const int transparent : {-1, 3}) {  // 3: a graphic control extension before each frame
+        const Bytes one = make_gif(3, 2, {first}, transparent);
+        const Bytes two = make_gif(3, 2, {first, {3, 3, 3, 0, 0, 0}}, transparent);
+        const std::size_t first_end = one.size() - 1;  // all but the trailer
+        ASSERT_TRUE(std::equal(one.begin(), one.begin() + static_cast<std::ptrdiff_t>(first_end), two.begin()));
+        const Bytes expected = decode_image(one).pixels;
+        for (std::size_t size = 6; size < two.size(); ++size) {
+            const Bytes cut(two.begin(), two.begin() + static_cast<std::ptrdiff_t>(size));
+            if (size < first_end) {
+                EXPECT_EQ(outcome([&] { decode_image(cut); }), "InvalidImage") << "cut at " << size;
+            } else {
+                EXPECT_EQ(decode_image(cut).pixels, expected) << "cut at " << size;
+            }
+        }
+        const std::string message =
+            message_of<InvalidImage>([&] { decode_image(Bytes(one.begin(), one.end() - 3)); });
+        EXPECT_NE(message.find("truncated GIF"), std::string::npos) << message;
+    }
+}
+
 TEST(ImageTruncated, EveryPrefixOfEveryFormatIsHandled) {
     // No crash, no other exception, for every cut (the sanitizer build checks
     // the reads).
