@@ -1175,6 +1175,18 @@ TEST(ImageLimits, HugeDeclaredJpegBmpAndGif) {
     EXPECT_THROW(decode_image(gif), ImageTooLarge);
 }
 
+TEST(ImageLimits, BmpHeaderOfUnknownSizeDeclaresNoSize) {
+    // Only a DIB header stb reads (12, 40, 56, 108 or 124 bytes) has its
+    // sizes believed: otherwise a huge "size" is corruption, not ImageTooLarge.
+    Bytes bmp = write_bmp(2, 2, 3, pattern(2, 2, 3));
+    for (std::size_t i = 18; i < 26; ++i) bmp[i] = 0x7F;  // 2139062143 a side
+    EXPECT_EQ(outcome([&] { decode_image(bmp); }), "ImageTooLarge");
+    for (const std::uint8_t dib_size : {0, 39, 41, 64}) {
+        bmp[14] = dib_size;
+        EXPECT_EQ(outcome([&] { decode_image(bmp); }), "InvalidImage") << int{dib_size};
+    }
+}
+
 // ---------------------------------------------------------------------------
 // EXIF orientation.
 
