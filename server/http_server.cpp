@@ -110,6 +110,7 @@ public:
     Clock::time_point idle_until;   // while idle in run(): closed if nothing arrives by then
     Clock::time_point ready_since;  // when the current request's bytes were ready to be read
     bool draining = false;          // answered by reject(): run() drops what still arrives
+    bool answering = false;         // a request thread has begun sending its response (Server::answering_)
 
     std::string_view pending() const { return std::string_view(buf_).substr(off_); }
     std::uint64_t consumed() const { return consumed_; }  // bytes consumed since the connection opened
@@ -173,6 +174,14 @@ public:
             pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, remaining_ms(deadline)) <= 0 || !drop_input()) return;
         }
+    }
+
+    // True when the peer has closed (or the socket failed) with nothing sent:
+    // what poll() reported on an idle connection is no request.
+    bool peer_closed() const {
+        char byte = 0;
+        const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
     }
 
     // Reads and drops what has arrived; false at the end of the stream or on an error.
@@ -315,10 +324,18 @@ int Server::run() {
                 if (!c.drop_input()) idle[i].reset();
                 continue;
             }
+            // A persistent connection its client closed is closed here: it
+            // must not take the queue's last place from a request arriving
+            // with it (a client that closes one connection and opens the
+            // next was refused so).
+            if (c.pending().empty() && c.peer_closed()) {
+                idle[i].reset();
+                continue;
+            }
             c.ready_since = ready_since;
             {
                 std::lock_guard lock(mutex_);
-                if (queue_.size() + in_flight_.size() < capacity) {
+                if (queue_.size() + in_flight_.size() - answering_ < capacity) {
                     queue_.push_back(std::move(idle[i]));
                     ++woken;
                     continue;
@@ -400,6 +417,10 @@ void Server::worker() {
         {
             std::lock_guard lock(mutex_);
             in_flight_.erase(client->fd());  // before the socket may be closed: drain() never sees a stale fd
+            if (client->answering) {
+                client->answering = false;
+                --answering_;
+            }
             if (next == Next::ready) {
                 // The next request is already buffered: behind those waiting.
                 client->ready_since = Clock::now();
@@ -432,6 +453,14 @@ bool Server::respond(Client& conn, const Request& request, Response& response, b
     const std::string wire = serialize(response, keep_alive, request.method == "HEAD");
     bool sent = true;
     if (blocking) {
+        // From here this request no longer counts against the queue's bound
+        // (http_server.h): the client may send its next one as soon as it
+        // has this answer, before this thread is back for another.
+        if (!conn.answering) {
+            std::lock_guard lock(mutex_);
+            conn.answering = true;
+            ++answering_;
+        }
         try {
             conn.send_all(wire);
         } catch (const ConnectionLost&) {
