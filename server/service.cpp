@@ -147,8 +147,9 @@ namespace {
 // (which also turns the dynamic adjustment off): buffers of 4 MiB and more
 // (a photo's pixels past 1.4 MP, a body) are mapped and unmapped, smaller
 // ones reuse the arenas, whose tops are trimmed past 4 MiB. Measured: the
-// growth is 1-2 MiB, and 12 detections of a 1024x768 photo take the same
-// time (10.3 s against 10.3 s, the noise of a 2-core VM is a few per cent).
+// growth is -3 to +7 MiB (five runs), and 12 detections of a 1024x768 photo
+// take the same time (10.3 s against 10.3 s; the noise of a 2-core VM is a
+// few per cent).
 constexpr int kMallocThreshold = 4 << 20;
 
 void pin_malloc_thresholds() {
