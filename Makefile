@@ -7,8 +7,12 @@ DEB_PACKAGES := g++ cmake make pkg-config libeigen3-dev libstb-dev libjpeg62-tur
 # For `make test` only: the HTTP tests use curl and python3; the browser test
 # (tests/browser) drives Debian's chromium with playwright-core from npm
 # (never a downloaded browser); the deployment tests (tests/deploy) read YAML,
-# validate the Helm values' schema and run `docker-compose config`.
-TEST_DEB_PACKAGES := chromium curl python3 python3-yaml python3-jsonschema docker-compose
+# validate the Helm values' schema and run `docker-compose config`; the
+# hostile-input test (tests/server/hostile_test.py) makes its photos with
+# Pillow and jpegtran (progressive, arithmetic-coded, rotated JPEGs), and the
+# soak (bench/soak.sh) drives the server with wrk.
+TEST_DEB_PACKAGES := chromium curl python3 python3-yaml python3-jsonschema docker-compose \
+                     python3-pil libjpeg-turbo-progs wrk
 # For `make fuzz` / `make fuzz-ci` only: libFuzzer comes with Debian's clang
 # (its runtime in libclang-rt-14-dev); cjpeg/djpeg scale the photo seeds.
 FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev libjpeg-turbo-progs
