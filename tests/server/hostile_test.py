@@ -616,7 +616,8 @@ def main():
         if args.markdown:
             print("\n| group | input | expected | answered | ms | detail |\n|---|---|---|---|---|---|")
             for group, name, expect, got, ms, note in s.rows:
-                print(f"| {group} | {name} | {expect} | {got} | {ms:.0f} | {note.replace('|', '/')[:100]} |")
+                cell = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in note.replace("|", "/"))[:100]
+                print(f"| {group} | {name} | {expect} | {got} | {ms:.0f} | {cell} |")
         if s.failures:
             print(f"\n{len(s.failures)} failures:")
             for f in s.failures:
