@@ -5,7 +5,9 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -122,6 +124,13 @@ public:
                              const Deadline& deadline = {}) const;
 
     int threads() const { return pool_->size(); }
+    // Runs body(0) .. body(count - 1) on the detector's threads, the
+    // caller's included (engine::ThreadPool::parallel_for): e.g. the photos
+    // of a batch, one per thread. A body may call detect(), whose own work
+    // is then helped by the threads left idle. Rethrows the first exception.
+    void parallel_for(std::size_t count, const std::function<void(std::size_t)>& body) const {
+        pool_->parallel_for(count, body);
+    }
     // The kernels of the embedded networks (scalar with another engine's).
     engine::Isa isa() const { return owned_ ? owned_->pnet.isa() : engine::Isa::scalar; }
 

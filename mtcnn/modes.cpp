@@ -1,7 +1,10 @@
 #include "mtcnn/modes.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <numeric>
 
 namespace mtcnn {
 namespace {
@@ -92,6 +95,24 @@ std::vector<Face> detect(const Detector& detector, const Image& image, const Mod
     std::vector<Face> faces = detector.detect(image, options_for(mode, confidence), stats, deadline);
     for (Face& f : faces) f.confidence = mode.calibration.calibrate(f.confidence);
     return faces;
+}
+
+std::vector<Face> keep_largest(std::vector<Face> faces, std::size_t n) {
+    if (faces.size() <= n) return faces;
+    const auto area = [](const Face& f) { return std::int64_t{f.width} * f.height; };
+    std::vector<std::size_t> order(faces.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    // Stable: equal area and confidence keep the earlier face first.
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        if (area(faces[a]) != area(faces[b])) return area(faces[a]) > area(faces[b]);
+        return faces[a].confidence > faces[b].confidence;
+    });
+    order.resize(n);
+    std::sort(order.begin(), order.end());
+    std::vector<Face> kept;
+    kept.reserve(n);
+    for (std::size_t i : order) kept.push_back(faces[i]);
+    return kept;
 }
 
 }  // namespace mtcnn

@@ -17,6 +17,7 @@
 // face's confidence is the calibrated value.
 #pragma once
 
+#include <cstddef>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,12 @@ public:
 
 inline constexpr std::string_view kDefaultMode = "default";
 
+// The smallest minimum face a request or the command line may ask for
+// (DetectOptions::min_face): below 8 pixels the first pyramid level grows
+// the photo past 1.5 times (PNet's window is 12), for faces too small to
+// mean much.
+inline constexpr int kSmallestMinFace = 8;
+
 // faithful, default, accurate: built once at start-up, immutable.
 std::span<const Mode> modes();
 
@@ -61,5 +68,12 @@ DetectOptions options_for(const Mode& mode, double confidence);
 // `deadline` as in Detector::detect.
 std::vector<Face> detect(const Detector& detector, const Image& image, const Mode& mode, double confidence,
                          DetectStats* stats = nullptr, const Deadline& deadline = {});
+
+// The `n` largest of `faces` by box area (width x height, as clipped to the
+// photo); equal areas: the higher confidence, then the earlier face. They
+// keep their order in `faces` (detect()'s: highest confidence first). All
+// of them when there are n or fewer. Applied after the confidence cut
+// (`max_faces` on the API, server/service.h).
+std::vector<Face> keep_largest(std::vector<Face> faces, std::size_t n);
 
 }  // namespace mtcnn

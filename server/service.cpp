@@ -51,31 +51,55 @@ mtcnn::Image warm_up_image() {
 
 }  // namespace
 
+namespace {
+
+// What an error answers: with_json_errors' response, or a batch photo's
+// entry (detect_batch).
+struct ErrorAnswer {
+    int status = 500;
+    std::string detail;
+    bool retry_after = false;  // Retry-After: 1 (a time limit passed)
+};
+
+// The one mapping of typed errors to statuses (service.h). Call inside a
+// catch block: it rethrows the exception being handled. Unexpected errors
+// are logged against `request`, their message never sent.
+ErrorAnswer current_error_answer(const Request& request) {
+    try {
+        throw;
+    } catch (const HttpError& e) {
+        return {e.status(), e.what()};
+    } catch (const mtcnn::InvalidImage& e) {
+        return {400, e.what()};
+    } catch (const mtcnn::UnsupportedImageFormat& e) {
+        return {415, e.what()};
+    } catch (const mtcnn::ImageTooLarge& e) {
+        return {413, e.what()};
+    } catch (const mtcnn::DetectionTimeout& e) {
+        return {503, e.what(), true};
+    } catch (const std::bad_alloc&) {
+        log_handler_error(request, "out of memory");
+        return {500, "out of memory"};
+    } catch (const std::exception& e) {
+        log_handler_error(request, e.what());
+        return {500, "internal error"};
+    } catch (...) {
+        log_handler_error(request, "unknown exception");
+        return {500, "internal error"};
+    }
+}
+
+}  // namespace
+
 http::Handler with_json_errors(http::Handler handler) {
     return [handler = std::move(handler)](const Request& request) -> Response {
         try {
             return handler(request);
-        } catch (const HttpError& e) {
-            return http::error_response(e.status(), e.what());
-        } catch (const mtcnn::InvalidImage& e) {
-            return http::error_response(400, e.what());
-        } catch (const mtcnn::UnsupportedImageFormat& e) {
-            return http::error_response(415, e.what());
-        } catch (const mtcnn::ImageTooLarge& e) {
-            return http::error_response(413, e.what());
-        } catch (const mtcnn::DetectionTimeout& e) {
-            Response r = http::error_response(503, e.what());
-            r.headers.push_back({"Retry-After", "1"});
-            return r;
-        } catch (const std::bad_alloc&) {
-            log_handler_error(request, "out of memory");
-            return http::error_response(500, "out of memory");
-        } catch (const std::exception& e) {
-            log_handler_error(request, e.what());
-            return http::error_response(500, "internal error");
         } catch (...) {
-            log_handler_error(request, "unknown exception");
-            return http::error_response(500, "internal error");
+            const ErrorAnswer answer = current_error_answer(request);
+            Response r = http::error_response(answer.status, answer.detail);
+            if (answer.retry_after) r.headers.push_back({"Retry-After", "1"});
+            return r;
         }
     };
 }
@@ -113,27 +137,84 @@ double request_confidence(const Request& request, double fallback) {
     return c;
 }
 
-std::string_view request_image(const Request& request) {
+namespace {
+
+// A whole integer query value >= `least`, within int: nullopt when absent,
+// HttpError 422 (`rule`) when invalid or repeated.
+std::optional<int> query_integer(const Request& request, std::string_view name, int least, const std::string& rule) {
+    const std::optional<std::string> given = query_value(request, name);
+    if (!given) return std::nullopt;
+    int n = 0;
+    const char* first = given->data();
+    const char* last = first + given->size();
+    const auto [end, ec] = std::from_chars(first, last, n);
+    if (given->empty() || ec != std::errc() || end != last || n < least)
+        throw HttpError(422, std::string(name) + " must be " + rule + ", got '" + *given + "'");
+    return n;
+}
+
+}  // namespace
+
+std::optional<std::size_t> request_max_faces(const Request& request) {
+    const std::optional<int> n = query_integer(request, "max_faces", 1, "an integer of at least 1");
+    if (!n) return std::nullopt;
+    return static_cast<std::size_t>(*n);
+}
+
+std::optional<int> request_min_face_size(const Request& request) {
+    return query_integer(request, "min_face_size", mtcnn::kSmallestMinFace,
+                         "an integer of at least " + std::to_string(mtcnn::kSmallestMinFace) + " (pixels)");
+}
+
+DetectQuery request_detect_query(const Request& request, std::string_view default_mode, double default_confidence) {
+    DetectQuery query{request_mode(request, default_mode), request_confidence(request, default_confidence),
+                      request_max_faces(request)};
+    if (const std::optional<int> min_face = request_min_face_size(request)) query.mode.options.min_face = *min_face;
+    return query;
+}
+
+namespace {
+
+// The parts of a multipart/form-data body; nullopt when the body is not one
+// (an unreadable Content-Type included: the body is then read as a photo).
+std::optional<std::vector<http::FormPart>> form_parts(const Request& request) {
     const std::optional<std::string_view> content_type = request.header("content-type");
-    if (content_type) {
-        http::MediaType media;
-        try {
-            media = http::parse_media_type(*content_type);
-        } catch (const HttpError&) {
-            media = {};  // an unreadable Content-Type: the body is read as the photo
-        }
-        if (media.type == "multipart/form-data") {
-            const auto boundary = media.params.find("boundary");
-            if (boundary == media.params.end()) throw HttpError(400, "multipart/form-data without a boundary");
-            for (const http::FormPart& part : http::parse_multipart(request.body, boundary->second))
-                if (part.name == "image") return part.data;
-            throw HttpError(400, "multipart form without an 'image' field");
-        }
+    if (!content_type) return std::nullopt;
+    http::MediaType media;
+    try {
+        media = http::parse_media_type(*content_type);
+    } catch (const HttpError&) {
+        return std::nullopt;
+    }
+    if (media.type != "multipart/form-data") return std::nullopt;
+    const auto boundary = media.params.find("boundary");
+    if (boundary == media.params.end()) throw HttpError(400, "multipart/form-data without a boundary");
+    return http::parse_multipart(request.body, boundary->second);
+}
+
+}  // namespace
+
+std::string_view request_image(const Request& request) {
+    if (const auto parts = form_parts(request)) {
+        for (const http::FormPart& part : *parts)
+            if (part.name == "image") return part.data;
+        throw HttpError(400, "multipart form without an 'image' field");
     }
     // Raw bytes (image/jpeg, image/png, image/bmp, image/gif,
     // application/octet-stream, or anything else): the decoder reads the
     // format from the magic bytes.
     return request.body;
+}
+
+std::vector<http::FormPart> request_images(const Request& request) {
+    const auto parts = form_parts(request);
+    if (!parts)
+        throw HttpError(415, "a batch is a multipart/form-data body with one 'image' field (a file) per photo");
+    std::vector<http::FormPart> images;
+    for (const http::FormPart& part : *parts)
+        if (part.name == "image") images.push_back(part);
+    if (images.empty()) throw HttpError(400, "multipart form without an 'image' field");
+    return images;
 }
 
 namespace {
@@ -168,6 +249,7 @@ FaceService::FaceService(ServiceOptions options)
 
 void FaceService::install(http::Server& server) {
     server.route("POST", "/api/detect", with_json_errors([this](const Request& r) { return detect(r); }));
+    server.route("POST", "/api/detect/batch", with_json_errors([this](const Request& r) { return detect_batch(r); }));
     // Probes and scrapes answer even when detections fill the queue: a busy
     // pod is alive, ready, and worth watching.
     server.route_probe("/healthz",
@@ -189,7 +271,7 @@ void FaceService::install(http::Server& server) {
         const auto preflight = [this](std::string_view methods) {
             return [this, methods](const Request& r) { return preflight_response(access_, r, methods); };
         };
-        server.route("OPTIONS", "/api/detect", preflight("POST"));
+        for (const char* path : {"/api/detect", "/api/detect/batch"}) server.route("OPTIONS", path, preflight("POST"));
         for (const char* path : {"/healthz", "/readyz", "/healthcheck", "/metrics"})
             server.route("OPTIONS", path, preflight("GET, HEAD"));
         server.set_decorator([this](const Request& r, Response& response) { add_cors_headers(access_, r, response); });
@@ -260,30 +342,28 @@ private:
     std::atomic<int>& in_flight_;
 };
 
+Response not_ready() {
+    Response r = http::error_response(503, "not ready");
+    r.headers.push_back({"Retry-After", "1"});
+    return r;
+}
+
+mtcnn::Deadline request_deadline(const ServiceOptions& options) {
+    return mtcnn::Deadline::after(std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options.request_timeout));
+}
+
 }  // namespace
 
-Response FaceService::detect(const Request& request) const {
-    if (!ready()) {
-        Response r = http::error_response(503, "not ready");
-        r.headers.push_back({"Retry-After", "1"});
-        return r;
-    }
-    const IdleTrim trim(in_flight_);
-    // From here, decoding included (service.h, 503).
-    const mtcnn::Deadline deadline = mtcnn::Deadline::after(
-        std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options_.request_timeout));
-    // Per request: the detector is shared and const.
-    const mtcnn::Mode& mode = request_mode(request, options_.default_mode);
-    const double confidence = request_confidence(request, options_.default_confidence);
-    const std::string_view bytes = request_image(request);
-    if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes, or a multipart form with an 'image' file");
-    const mtcnn::Image image =
-        mtcnn::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
-                            mtcnn::DecodeLimits{options_.max_pixels});
+std::vector<mtcnn::Face> FaceService::detect_photo(std::string_view bytes, const DetectQuery& query,
+                                                   const mtcnn::Deadline& deadline, mtcnn::Image* decoded) const {
     mtcnn::DetectStats stats;
+    mtcnn::Image image;
     std::vector<mtcnn::Face> faces;
     try {
-        faces = mtcnn::detect(*detector_, image, mode, confidence, &stats, deadline);
+        deadline.check();  // a batch's photo not begun in time is not decoded
+        image = mtcnn::decode_image(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                                    mtcnn::DecodeLimits{options_.max_pixels});
+        faces = mtcnn::detect(*detector_, image, query.mode, query.confidence, &stats, deadline);
     } catch (const mtcnn::DetectionTimeout&) {
         metrics_.observe_timeout();
         std::ostringstream limit;
@@ -291,9 +371,80 @@ Response FaceService::detect(const Request& request) const {
         throw mtcnn::DetectionTimeout("the detection ran past the time limit of " + limit.str() +
                                       " s; retry later, or send a smaller photo");
     }
+    if (query.max_faces) faces = mtcnn::keep_largest(std::move(faces), *query.max_faces);
     metrics_.observe_detection(stats, faces.size(), static_cast<double>(image.width) * image.height / 1e6);
+    if (decoded) *decoded = std::move(image);
+    return faces;
+}
+
+Response FaceService::detect(const Request& request) const {
+    if (!ready()) return not_ready();
+    const IdleTrim trim(in_flight_);
+    // From here, decoding included (service.h, 503).
+    const mtcnn::Deadline deadline = request_deadline(options_);
+    // Per request: the detector is shared and const.
+    const DetectQuery query = request_detect_query(request, options_.default_mode, options_.default_confidence);
+    const std::string_view bytes = request_image(request);
+    if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes, or a multipart form with an 'image' file");
+    const std::vector<mtcnn::Face> faces = detect_photo(bytes, query, deadline);
     Response r = http::json_response(200, mtcnn::faces_to_json(faces));
     r.log_fields["faces"] = faces.size();
+    return r;
+}
+
+// The photos of a batch run concurrently on the detector's pool, one photo
+// per thread; a photo's own parallel work (pyramid levels, window batches)
+// is helped by the threads with no photo left. 8 WIDER FACE photos (default
+// mode, 2 threads, AVX-512, a busy 2-core VM): 5.6 s concurrently against
+// 5.9 s one after another on both threads (best of 3; medians 6.1 / 6.3 s).
+// One photo leaves threads idle in its serial parts (NMS, the small pyramid
+// levels), which another photo fills, so more cores should widen the gap.
+// At most threads() photos of a batch are decoded at once.
+Response FaceService::detect_batch(const Request& request) const {
+    if (!ready()) return not_ready();
+    const IdleTrim trim(in_flight_);
+    const mtcnn::Deadline deadline = request_deadline(options_);  // the whole batch's
+    const DetectQuery query = request_detect_query(request, options_.default_mode, options_.default_confidence);
+    const std::vector<http::FormPart> photos = request_images(request);
+    if (photos.size() > options_.max_batch)
+        throw HttpError(413, std::to_string(photos.size()) + " photos; a batch holds at most " +
+                                 std::to_string(options_.max_batch) + " (max_batch)");
+
+    std::vector<nlohmann::json> entries(photos.size());
+    std::vector<std::size_t> found(photos.size(), 0);
+    std::vector<char> failed(photos.size(), 0);  // not vector<bool>: written from several threads
+    // Never throws: each photo's error is its entry.
+    const auto run = [&](std::size_t i) {
+        const http::FormPart& photo = photos[i];
+        try {
+            if (photo.data.empty()) throw HttpError(400, "empty 'image' field");
+            const std::vector<mtcnn::Face> faces = detect_photo(photo.data, query, deadline);
+            found[i] = faces.size();
+            entries[i] = {{"name", photo.filename}, {"faces", mtcnn::faces_to_json(faces)}};
+        } catch (...) {
+            failed[i] = 1;
+            ErrorAnswer answer = current_error_answer(request);
+            if (answer.retry_after) {  // the time limit
+                std::ostringstream limit;
+                limit << options_.request_timeout.count();
+                answer.detail = "the batch ran past its time limit of " + limit.str() +
+                                " s before this photo was done; send it again, alone or in a smaller batch";
+            }
+            entries[i] = {{"name", photo.filename},
+                          {"error", {{"status", answer.status}, {"detail", answer.detail}}}};
+        }
+    };
+    detector_->parallel_for(photos.size(), run);
+
+    std::size_t faces = 0, errors = 0;
+    for (std::size_t i = 0; i < photos.size(); ++i) {
+        faces += found[i];
+        errors += failed[i] ? 1 : 0;
+    }
+    Response r = http::json_response(200, nlohmann::json(std::move(entries)));
+    r.log_fields["photos"] = photos.size();
+    r.log_fields["faces"] = faces;
+    r.log_fields["photo_errors"] = errors;
     return r;
 }
 

@@ -1,12 +1,49 @@
 // The face service's HTTP API, on top of server/http_server.h:
 //
 //   POST /api/detect    the photo as the raw body, or multipart/form-data
-//                       with the file in the field `image`; query `mode`
-//                       (mtcnn/modes.h: faithful, default, accurate; default
-//                       from the configuration) and `confidence` in [0, 1]
-//                       (the least confidence of a face returned, default
-//                       from the configuration). 200: the JSON list of faces,
-//                       exactly what `face-service detect PHOTO` prints.
+//                       with the file in the field `image`. Query (every
+//                       detect route takes the same, request_detect_query):
+//                         mode           mtcnn/modes.h: faithful, default,
+//                                        accurate; default from the
+//                                        configuration
+//                         confidence     in [0, 1], the least confidence of
+//                                        a face returned; default from the
+//                                        configuration
+//                         max_faces      an integer >= 1: only the N largest
+//                                        faces by box area (equal areas: the
+//                                        more confident), chosen after the
+//                                        confidence cut and still listed
+//                                        highest confidence first
+//                                        (mtcnn::keep_largest); default: all
+//                         min_face_size  an integer >= 8 (mtcnn::
+//                                        kSmallestMinFace), pixels: the
+//                                        smallest face looked for
+//                                        (DetectOptions::min_face; smaller
+//                                        is slower); default: the mode's (20
+//                                        faithful, 12 default, 10 accurate)
+//                       200: the JSON list of faces, exactly what
+//                       `face-service detect PHOTO` prints.
+//   POST /api/detect/batch
+//                       several photos at once: multipart/form-data with one
+//                       `image` field per photo (other fields ignored), at
+//                       most max_batch of them, the whole body within
+//                       max_body; the query as above, for every photo. 200:
+//                       a JSON list in the fields' order, one entry per photo,
+//                       {"name": its filename (as sent; "" when none),
+//                        "faces": [...]}, or, when that photo failed,
+//                       {"name": ..., "error": {"status": 400 | 413 | 415 |
+//                        503 | 500, "detail": "..."}} with the status
+//                       /api/detect would have answered for it alone (an
+//                       empty field: 400): one bad photo does not fail the
+//                       others. The photos
+//                       run concurrently on the detector's threads, one
+//                       photo per thread (measured faster than one after
+//                       another, each on every thread: service.cpp,
+//                       detect_batch). request_timeout is the whole batch's,
+//                       from when its handler starts: a photo not done by
+//                       then (or not begun) gets its own 503 entry, and the
+//                       photos done keep their faces. Each photo is counted
+//                       in /metrics as a detection of /api/detect is.
 //   GET  /healthz       200 {"status": "alive"} while the process serves.
 //   GET  /readyz        503 {"status": "loading"} until the detector is loaded
 //                       and one warm-up detection has run, then 200
@@ -20,7 +57,7 @@
 //                       the web page, embedded in the binary (server/assets.h):
 //                       pick or drop a photo, see the faces; sent with a
 //                       Content-Security-Policy that allows no inline code.
-//   OPTIONS /api/detect, /healthz, /readyz, /healthcheck, /metrics
+//   OPTIONS /api/detect, /api/detect/batch, /healthz, /readyz, /healthcheck, /metrics
 //                       only with cors_origins: the CORS preflight, 204
 //                       (server/access.h); otherwise 405 like any method a
 //                       route lacks.
@@ -44,7 +81,13 @@
 //        Bearer; server/access.h); unknown paths too, so that a client
 //        without a key learns nothing of the routes
 //   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated;
-//        mode not one of the modes, or repeated
+//        mode not one of the modes, or repeated; max_faces not an integer
+//        >= 1, or repeated; min_face_size not an integer >= 8, or repeated
+//   batch (POST /api/detect/batch; the whole request): 415 for a body that
+//        is not multipart/form-data, 400 for a malformed form or one
+//        without an `image` field, 413 for more than max_batch photos (or
+//        a body over max_body), 422 for the query, 503 before ready; every
+//        photo's own problem is its entry's error instead
 //   503  /api/detect before the detector is ready (with Retry-After);
 //        a detection that ran past request_timeout (mtcnn::DetectionTimeout,
 //        Retry-After: 1; counted in face_service_detection_timeouts_total):
@@ -63,7 +106,8 @@
 // the probes and scrapes (/healthz, /readyz, /healthcheck, /metrics), which
 // would drown the log: a kubelet alone asks every few seconds. They are
 // counted in /metrics like every other route. No line holds a header, so
-// no API key is ever logged.
+// no API key is ever logged. A detection's line adds "faces"; a batch's adds
+// "photos", "faces" (all photos together) and "photo_errors".
 #pragma once
 
 #include <atomic>
@@ -71,7 +115,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/kernels.h"
@@ -94,6 +140,15 @@ struct ServiceOptions {
     std::vector<std::string> api_keys = {};  // empty: no auth (server/access.h)
     bool auth_probes = false;                // the probes and /metrics need a key too
     std::vector<std::string> cors_origins = {};  // empty: no CORS; {"*"}: any origin
+    std::size_t max_batch = 16;                  // photos in one POST /api/detect/batch
+};
+
+// What a detect request's query asks (service.h's table above), read and
+// checked once for the request.
+struct DetectQuery {
+    mtcnn::Mode mode;   // with min_face_size, when given, as options.min_face
+    double confidence = 0;
+    std::optional<std::size_t> max_faces;  // none: every face
 };
 
 // The one exception-to-JSON wrapper every route goes through: typed errors of
@@ -117,6 +172,15 @@ public:
     bool ready() const { return ready_.load(std::memory_order_acquire); }
 
     http::Response detect(const http::Request& request) const;
+    http::Response detect_batch(const http::Request& request) const;
+    // One photo's faces for `query`: decoded within max_pixels, detected
+    // by `deadline`, cut to query.max_faces, and counted in /metrics (a
+    // detection, or a timeout). With `decoded`, the photo's pixels are
+    // left there. Throws what with_json_errors maps: mtcnn::InvalidImage,
+    // UnsupportedImageFormat, ImageTooLarge, DetectionTimeout (its detail
+    // naming request_timeout). Needs ready().
+    std::vector<mtcnn::Face> detect_photo(std::string_view bytes, const DetectQuery& query,
+                                          const mtcnn::Deadline& deadline, mtcnn::Image* decoded = nullptr) const;
     http::Response readyz() const;
     // The /metrics body with the server's live gauges.
     http::Response metrics(const http::Server::Load& load, std::uint64_t rejected) const;
@@ -142,8 +206,28 @@ double request_confidence(const http::Request& request, double fallback);
 // absent. http::HttpError 422 naming the modes otherwise.
 const mtcnn::Mode& request_mode(const http::Request& request, std::string_view fallback);
 
+// The largest-faces cut of a request: the single `max_faces` query value,
+// an integer >= 1, or nullopt (every face) when absent. http::HttpError 422
+// otherwise.
+std::optional<std::size_t> request_max_faces(const http::Request& request);
+
+// The smallest face of a request, in pixels: the single `min_face_size`
+// query value, an integer >= mtcnn::kSmallestMinFace, or nullopt (the
+// mode's own) when absent. http::HttpError 422 otherwise.
+std::optional<int> request_min_face_size(const http::Request& request);
+
+// All of the above at once: mode, confidence, max_faces, min_face_size
+// (checked in that order; the first problem is the 422).
+DetectQuery request_detect_query(const http::Request& request, std::string_view default_mode,
+                                 double default_confidence);
+
 // The photo's bytes: the `image` field of a multipart/form-data body, else
 // the body itself. http::HttpError 400 for a malformed form or no `image`.
 std::string_view request_image(const http::Request& request);
+
+// The `image` fields of a multipart/form-data body, in order (a batch).
+// http::HttpError 415 when the body is not multipart/form-data, 400 for a
+// malformed form or one without an `image` field.
+std::vector<http::FormPart> request_images(const http::Request& request);
 
 }  // namespace server

@@ -91,5 +91,44 @@ TEST(Modes, FaithfulThresholdIsTheConfidence) {
     EXPECT_EQ(std::nextafter(options_for(find_mode("faithful"), 0.7).thresholds[2], 2.0f), 0.7f);
 }
 
+Face face(int x, int width, int height, float confidence) {
+    Face f;
+    f.x = x;
+    f.width = width;
+    f.height = height;
+    f.confidence = confidence;
+    return f;
+}
+
+std::vector<int> xs(const std::vector<Face>& faces) {
+    std::vector<int> out;
+    for (const Face& f : faces) out.push_back(f.x);
+    return out;
+}
+
+// keep_largest: the n largest boxes by area, ties by confidence then order,
+// returned in their original (confidence) order.
+TEST(KeepLargest, LargestByAreaInTheirOrder) {
+    // Highest confidence first, as detect() returns them.
+    const std::vector<Face> faces{face(0, 20, 20, 0.99f), face(1, 50, 40, 0.98f), face(2, 10, 10, 0.97f),
+                                  face(3, 45, 45, 0.96f), face(4, 30, 30, 0.95f)};
+    EXPECT_EQ(xs(keep_largest(faces, 1)), (std::vector<int>{3}));        // 2025 > 2000
+    EXPECT_EQ(xs(keep_largest(faces, 2)), (std::vector<int>{1, 3}));     // in confidence order
+    EXPECT_EQ(xs(keep_largest(faces, 3)), (std::vector<int>{1, 3, 4}));
+    EXPECT_EQ(xs(keep_largest(faces, 5)), (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_EQ(xs(keep_largest(faces, 9)), (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_TRUE(keep_largest(faces, 0).empty());
+    EXPECT_TRUE(keep_largest({}, 3).empty());
+}
+
+TEST(KeepLargest, EqualAreasGoByConfidenceThenOrder) {
+    // 20x20 and 40x10 have the same area; 10x40 too.
+    const std::vector<Face> faces{face(0, 20, 20, 0.90f), face(1, 40, 10, 0.95f), face(2, 10, 40, 0.95f),
+                                  face(3, 5, 5, 0.99f)};
+    EXPECT_EQ(xs(keep_largest(faces, 1)), (std::vector<int>{1}));  // higher confidence than 0, earlier than 2
+    EXPECT_EQ(xs(keep_largest(faces, 2)), (std::vector<int>{1, 2}));
+    EXPECT_EQ(xs(keep_largest(faces, 3)), (std::vector<int>{0, 1, 2}));
+}
+
 }  // namespace
 }  // namespace mtcnn

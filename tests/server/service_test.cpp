@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "engine/cpu.h"
 #include "mtcnn/image.h"
@@ -72,6 +76,67 @@ TEST(Mode, UnknownOrRepeatedIs422WithTheModesNamed) {
     }
 }
 
+TEST(MaxFaces, AbsentOrAnIntegerOfAtLeastOne) {
+    EXPECT_EQ(server::request_max_faces(request("")), std::nullopt);
+    EXPECT_EQ(server::request_max_faces(request("confidence=0.5")), std::nullopt);
+    EXPECT_EQ(server::request_max_faces(request("max_faces=1")), 1u);
+    EXPECT_EQ(server::request_max_faces(request("max_faces=25&mode=faithful")), 25u);
+    EXPECT_EQ(server::request_max_faces(request("max_faces=%33")), 3u);
+}
+
+TEST(MaxFaces, InvalidOrRepeatedIs422) {
+    for (const char* q : {"max_faces=0", "max_faces=-1", "max_faces=abc", "max_faces=", "max_faces", "max_faces=1.5",
+                          "max_faces=2x", "max_faces=+2", "max_faces=%202", "max_faces=1e3", "max_faces=99999999999",
+                          "max_faces=2&max_faces=2"})
+        EXPECT_EQ(status_of([&] { server::request_max_faces(request(q)); }), 422) << q;
+    try {
+        server::request_max_faces(request("max_faces=0"));
+        FAIL() << "no error";
+    } catch (const HttpError& e) {
+        EXPECT_EQ(std::string(e.what()), "max_faces must be an integer of at least 1, got '0'");
+    }
+}
+
+TEST(MinFaceSize, AbsentOrAnIntegerOfAtLeastTheSmallest) {
+    EXPECT_EQ(server::request_min_face_size(request("")), std::nullopt);
+    EXPECT_EQ(server::request_min_face_size(request("min_face_size=8")), mtcnn::kSmallestMinFace);
+    EXPECT_EQ(server::request_min_face_size(request("min_face_size=48")), 48);
+    EXPECT_EQ(server::request_min_face_size(request("mode=faithful&min_face_size=100")), 100);
+}
+
+TEST(MinFaceSize, InvalidOrRepeatedIs422) {
+    for (const char* q : {"min_face_size=7", "min_face_size=0", "min_face_size=-20", "min_face_size=abc",
+                          "min_face_size=", "min_face_size", "min_face_size=12.0", "min_face_size=12px",
+                          "min_face_size=99999999999", "min_face_size=20&min_face_size=20"})
+        EXPECT_EQ(status_of([&] { server::request_min_face_size(request(q)); }), 422) << q;
+    try {
+        server::request_min_face_size(request("min_face_size=4"));
+        FAIL() << "no error";
+    } catch (const HttpError& e) {
+        EXPECT_EQ(std::string(e.what()), "min_face_size must be an integer of at least 8 (pixels), got '4'");
+    }
+}
+
+TEST(DetectQuery, EveryParameterAtOnce) {
+    const server::DetectQuery plain = server::request_detect_query(request(""), "default", 0.95);
+    EXPECT_EQ(plain.mode.name, "default");
+    EXPECT_EQ(plain.mode.options.min_face, mtcnn::find_mode("default").options.min_face);  // the mode's own
+    EXPECT_DOUBLE_EQ(plain.confidence, 0.95);
+    EXPECT_EQ(plain.max_faces, std::nullopt);
+
+    const server::DetectQuery all =
+        server::request_detect_query(request("mode=faithful&confidence=0.5&max_faces=2&min_face_size=40"), "default", 0.95);
+    EXPECT_EQ(all.mode.name, "faithful");
+    EXPECT_EQ(all.mode.options.min_face, 40);
+    EXPECT_EQ(all.mode.options.scale_factor, mtcnn::find_mode("faithful").options.scale_factor);  // the rest as is
+    EXPECT_DOUBLE_EQ(all.confidence, 0.5);
+    EXPECT_EQ(all.max_faces, 2u);
+    EXPECT_EQ(mtcnn::find_mode("faithful").options.min_face, 20);  // the shared mode is untouched
+
+    for (const char* q : {"mode=fast", "confidence=2", "max_faces=0", "min_face_size=2", "max_faces=1&max_faces=1"})
+        EXPECT_EQ(status_of([&] { server::request_detect_query(request(q), "default", 0.95); }), 422) << q;
+}
+
 TEST(Image, RawBodyWhateverTheContentType) {
     EXPECT_EQ(server::request_image(request("", "image/jpeg", "bytes")), "bytes");
     EXPECT_EQ(server::request_image(request("", "application/octet-stream", "bytes")), "bytes");
@@ -94,6 +159,47 @@ TEST(Image, MultipartWithoutImageIs400) {
     EXPECT_EQ(status_of([&] { server::request_image(request("", "multipart/form-data; boundary=xyz", "junk")); }), 400);
 }
 
+// A multipart/form-data body of (field name, filename, data) parts.
+struct Part {
+    std::string name, filename, data;
+};
+const std::string kBoundary = "batch-boundary";
+const std::string kMultipart = "multipart/form-data; boundary=" + kBoundary;
+
+std::string multipart(const std::vector<Part>& parts) {
+    std::string body;
+    for (const Part& p : parts) {
+        body += "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
+        if (!p.filename.empty()) body += "; filename=\"" + p.filename + "\"";
+        body += "\r\nContent-Type: application/octet-stream\r\n\r\n" + p.data + "\r\n";
+    }
+    return body + "--" + kBoundary + "--\r\n";
+}
+
+TEST(Images, EveryImageFieldInOrder) {
+    const std::string body = multipart({{"image", "a.jpg", "A"}, {"other", "", "x"}, {"image", "b.png", "BB"},
+                                        {"image", "", "C"}});
+    const Request r = request("", kMultipart, body);  // the parts point into its body
+    const std::vector<server::http::FormPart> images = server::request_images(r);
+    ASSERT_EQ(images.size(), 3u);
+    EXPECT_EQ(images[0].filename, "a.jpg");
+    EXPECT_EQ(images[0].data, "A");
+    EXPECT_EQ(images[1].filename, "b.png");
+    EXPECT_EQ(images[1].data, "BB");
+    EXPECT_EQ(images[2].filename, "");
+    EXPECT_EQ(images[2].data, "C");
+}
+
+TEST(Images, NotAFormIs415AndABrokenOrEmptyFormIs400) {
+    EXPECT_EQ(status_of([&] { server::request_images(request("", "image/jpeg", "bytes")); }), 415);
+    EXPECT_EQ(status_of([&] { server::request_images(request("", "", "bytes")); }), 415);
+    EXPECT_EQ(status_of([&] { server::request_images(request("", "not a ; media type", "x")); }), 415);
+    EXPECT_EQ(status_of([&] { server::request_images(request("", "multipart/form-data", "x")); }), 400);  // no boundary
+    EXPECT_EQ(status_of([&] { server::request_images(request("", kMultipart, "junk")); }), 400);
+    EXPECT_EQ(status_of([&] { server::request_images(request("", kMultipart, multipart({{"file", "a.jpg", "A"}}))); }),
+              400);
+}
+
 // The one wrapper: every typed error gets its status and a JSON detail.
 int wrapped_status(std::function<Response(const Request&)> handler) {
     const Response r = server::with_json_errors(std::move(handler))(request(""));
@@ -110,6 +216,7 @@ TEST(JsonErrors, MapsTypedErrors) {
     EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::InvalidImage("corrupt"); }), 400);
     EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::UnsupportedImageFormat("text"); }), 415);
     EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::ImageTooLarge("big"); }), 413);
+    EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw mtcnn::DetectionTimeout("late"); }), 503);
     EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw std::logic_error("bug"); }), 500);
     EXPECT_EQ(wrapped_status([](const Request&) -> Response { throw 42; }), 500);
 }
@@ -282,6 +389,224 @@ TEST(FaceService, DetectionPastTheTimeLimitIs503) {
                   "face_service_detection_timeouts_total"),
               0);
     EXPECT_EQ(tiny.readyz().status, 200);  // still ready: a timeout is the request's, not the service's
+}
+
+// The bytes of a file of ../shared, or "" when absent.
+std::string shared_file(const std::string& relative) {
+    std::ifstream in(testing_support::shared_dir() / relative, std::ios::binary);
+    if (!in) return "";
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+server::ServiceOptions quiet_options(int threads = 2) {
+    server::ServiceOptions options{"default", 0.95, 50'000'000, threads, engine::configured_isa()};
+    options.access_log = false;
+    return options;
+}
+
+Response run_detect(const server::FaceService& s, const Request& r) {
+    return server::with_json_errors([&](const Request& q) { return s.detect(q); })(r);
+}
+
+Response run_batch(const server::FaceService& s, const Request& r) {
+    return server::with_json_errors([&](const Request& q) { return s.detect_batch(q); })(r);
+}
+
+std::int64_t box_area(const nlohmann::json& face) {
+    return std::int64_t{face.at("box")[2].get<int>()} * face.at("box")[3].get<int>();
+}
+
+// max_faces: exactly the largest faces of the full answer (by box area),
+// in the full answer's order; after the confidence cut. (faithful: the
+// quickest mode on this 1024x768 photo.)
+TEST(FaceService, MaxFacesKeepsTheLargest) {
+    const std::string photo = shared_file("eval/widerface-dev/images/0--Parade/0_Parade_Parade_0_470.jpg");
+    if (photo.empty()) GTEST_SKIP() << "no ../shared";
+    server::FaceService service(quiet_options());
+    service.load("");
+    const std::string base = "mode=faithful&confidence=0.5";
+    const Response full = run_detect(service, request(base, "image/jpeg", photo));
+    ASSERT_EQ(full.status, 200) << full.body;
+    const auto all = nlohmann::json::parse(full.body);
+    ASSERT_GE(all.size(), 4u) << "the photo should have several faces";
+    for (std::size_t n : {std::size_t{1}, std::size_t{3}, all.size() + 5}) {
+        const Response cut = run_detect(service, request(base + "&max_faces=" + std::to_string(n), "image/jpeg", photo));
+        ASSERT_EQ(cut.status, 200) << cut.body;
+        const auto kept = nlohmann::json::parse(cut.body);
+        ASSERT_EQ(kept.size(), std::min(n, all.size())) << n;
+        EXPECT_EQ(cut.log_fields.at("faces"), kept.size());
+        // Every face left out is no larger than the smallest kept, and the
+        // kept ones are a subsequence of the full answer.
+        std::int64_t smallest = std::numeric_limits<std::int64_t>::max();
+        for (const auto& f : kept) smallest = std::min(smallest, box_area(f));
+        std::size_t at = 0;
+        for (const auto& f : all) {
+            if (at < kept.size() && f == kept[at])
+                ++at;
+            else
+                EXPECT_LE(box_area(f), smallest) << f.dump();
+        }
+        EXPECT_EQ(at, kept.size()) << "not in the full answer's order";
+    }
+    // The confidence cut comes first: max_faces picks among the faces it leaves.
+    const auto strict = nlohmann::json::parse(run_detect(service, request("mode=faithful&confidence=0.999", "image/jpeg", photo)).body);
+    const auto strict_one = nlohmann::json::parse(
+        run_detect(service, request("mode=faithful&confidence=0.999&max_faces=1", "image/jpeg", photo)).body);
+    ASSERT_FALSE(strict.empty());
+    ASSERT_EQ(strict_one.size(), 1u);
+    EXPECT_NE(std::find(strict.begin(), strict.end(), strict_one[0]), strict.end());
+}
+
+// min_face_size: a larger one than the mode's misses the small faces, a
+// smaller one finds faces it cannot.
+TEST(FaceService, MinFaceSizeChangesWhatIsFound) {
+    const std::string photo = shared_file("eval/widerface-dev/images/0--Parade/0_Parade_Parade_0_470.jpg");
+    if (photo.empty()) GTEST_SKIP() << "no ../shared";
+    server::FaceService service(quiet_options());
+    service.load("");
+    const auto faces = [&](const std::string& query) {
+        const Response r = run_detect(service, request("mode=faithful&confidence=0.5" + query, "image/jpeg", photo));
+        EXPECT_EQ(r.status, 200) << r.body;
+        return nlohmann::json::parse(r.body);
+    };
+    const auto smallest_side = [](const nlohmann::json& list) {
+        int side = std::numeric_limits<int>::max();
+        for (const auto& f : list) side = std::min({side, f.at("box")[2].get<int>(), f.at("box")[3].get<int>()});
+        return side;
+    };
+    const auto base = faces("");  // faithful: 20 px
+    EXPECT_EQ(faces("&min_face_size=20"), base);  // the mode's own, asked for
+    const auto large = faces("&min_face_size=60");
+    EXPECT_LT(large.size(), base.size());
+    EXPECT_GT(smallest_side(large), smallest_side(base));
+    const auto finer = faces("&min_face_size=10");
+    EXPECT_GT(finer.size(), base.size());
+    EXPECT_LT(smallest_side(finer), smallest_side(base));
+}
+
+// POST /api/detect/batch: one entry per photo, in order, named by its
+// filename; a bad photo gets its own error and the others their faces,
+// exactly as /api/detect answers them alone.
+TEST(FaceService, BatchAnswersEachPhotoInOrder) {
+    server::FaceService service(quiet_options());
+    server::http::Server http({});
+    service.install(http);
+    EXPECT_EQ(run_batch(service, request("", kMultipart, multipart({{"image", "a.bmp", grey_bmp(64)}}))).status, 503);
+    service.load("");
+
+    const std::string ivan = shared_file("golden/ivan.jpg");
+    const std::string good = ivan.empty() ? grey_bmp(64) : ivan;
+    const std::vector<Part> parts{{"image", "first.jpg", good},
+                                  {"image", "notes.txt", "hello, not a photo"},
+                                  {"other", "", "ignored"},
+                                  {"image", "grey.bmp", grey_bmp(64)},
+                                  {"image", "cut.jpg", good.substr(0, good.size() / 3)},
+                                  {"image", "", ""},
+                                  {"image", "again.jpg", good}};
+    const Response r = run_batch(service, request("confidence=0.5", kMultipart, multipart(parts)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.content_type, "application/json");
+    const auto entries = nlohmann::json::parse(r.body);
+    ASSERT_TRUE(entries.is_array());
+    ASSERT_EQ(entries.size(), 6u) << r.body;
+    const std::vector<std::string> names{"first.jpg", "notes.txt", "grey.bmp", "cut.jpg", "", "again.jpg"};
+    for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(entries[i].at("name"), names[i]) << i;
+
+    const auto alone = [&](const std::string& bytes) {
+        return nlohmann::json::parse(run_detect(service, request("confidence=0.5", "image/jpeg", bytes)).body);
+    };
+    const auto good_faces = alone(good);
+    EXPECT_EQ(entries[0].at("faces"), good_faces);
+    EXPECT_EQ(entries[5].at("faces"), good_faces);
+    if (!ivan.empty()) {
+        EXPECT_FALSE(good_faces.empty());
+    }
+    EXPECT_EQ(entries[2].at("faces"), nlohmann::json::array());
+    const auto error_status = [&](std::size_t i) {
+        EXPECT_FALSE(entries[i].contains("faces")) << i;
+        EXPECT_TRUE(entries[i].at("error").at("detail").is_string()) << i;
+        return entries[i].at("error").at("status").get<int>();
+    };
+    EXPECT_EQ(error_status(1), 415);
+    EXPECT_EQ(error_status(3), 400);  // truncated
+    EXPECT_EQ(error_status(4), 400);  // empty
+    EXPECT_EQ(entries[4].at("error").at("detail"), "empty 'image' field");
+    EXPECT_EQ(entries[1].at("error").at("detail"), alone("hello, not a photo").at("detail"));
+
+    EXPECT_EQ(r.log_fields.at("photos"), 6);
+    EXPECT_EQ(r.log_fields.at("photo_errors"), 3);
+    EXPECT_EQ(r.log_fields.at("faces"), 2 * good_faces.size());
+
+    // Each photo detected is counted as /api/detect counts one: the batch's
+    // three, and alone(good) above (alone of the text detects nothing).
+    const auto e = testing_support::check_exposition(service.metrics({}, 0).body);
+    ASSERT_TRUE(e.errors.empty()) << e.errors.front();
+    EXPECT_EQ(e.value("face_service_faces_per_photo_count"), 3 + 1);
+    EXPECT_EQ(e.value("face_service_http_request_duration_seconds_count", {{"route", "/api/detect/batch"}}), 0);
+
+    // The query applies to every photo.
+    const Response one = run_batch(service, request("confidence=0.5&max_faces=1", kMultipart, multipart(parts)));
+    ASSERT_EQ(one.status, 200) << one.body;
+    for (const auto& entry : nlohmann::json::parse(one.body))
+        if (entry.contains("faces")) {
+            EXPECT_LE(entry.at("faces").size(), 1u) << entry.dump();
+        }
+}
+
+TEST(FaceService, BatchRequestProblemsAreWholeRequestErrors) {
+    server::ServiceOptions options = quiet_options(1);
+    options.max_batch = 2;
+    server::FaceService service(options);
+    service.load("");
+    const std::string bmp = grey_bmp(64);
+    const auto status = [&](const Request& r) {
+        const Response answer = run_batch(service, r);
+        if (answer.status != 200) {
+            EXPECT_TRUE(nlohmann::json::parse(answer.body).at("detail").is_string()) << answer.body;
+        }
+        return answer.status;
+    };
+    const std::string two = multipart({{"image", "a.bmp", bmp}, {"image", "b.bmp", bmp}});
+    EXPECT_EQ(status(request("", kMultipart, two)), 200);
+    EXPECT_EQ(status(request("", kMultipart, multipart({{"image", "a.bmp", bmp}, {"image", "b.bmp", bmp},
+                                                        {"image", "c.bmp", bmp}}))),
+              413);
+    const Response too_many = run_batch(service, request("", kMultipart, multipart({{"image", "", bmp}, {"image", "", bmp},
+                                                                                    {"image", "", bmp}})));
+    EXPECT_EQ(nlohmann::json::parse(too_many.body).at("detail"), "3 photos; a batch holds at most 2 (max_batch)");
+    EXPECT_EQ(status(request("", "image/bmp", bmp)), 415);  // a photo, not a form
+    EXPECT_EQ(status(request("", "", "")), 415);
+    EXPECT_EQ(status(request("", kMultipart, multipart({{"file", "a.bmp", bmp}}))), 400);
+    EXPECT_EQ(status(request("", kMultipart, "--" + kBoundary + "\r\nbroken")), 400);
+    EXPECT_EQ(status(request("", "multipart/form-data", two)), 400);
+    for (const char* q : {"confidence=2", "mode=fast", "max_faces=0", "min_face_size=7", "max_faces=1&max_faces=2"})
+        EXPECT_EQ(status(request(q, kMultipart, two)), 422) << q;
+}
+
+// request_timeout is the whole batch's: past it, every photo not done gets
+// its own 503 entry (counted as a timeout), the request itself is answered.
+TEST(FaceService, BatchPastTheTimeLimitGivesEachPhotoA503) {
+    using namespace std::chrono_literals;
+    const std::string ivan = shared_file("golden/ivan.jpg");
+    if (ivan.empty()) GTEST_SKIP() << "no ../shared";
+    server::ServiceOptions options = quiet_options();
+    options.request_timeout = 1ms;
+    server::FaceService tiny(options);
+    tiny.load("");
+    const Response r = run_batch(tiny, request("", kMultipart, multipart({{"image", "1.jpg", ivan}, {"image", "2.jpg", ivan},
+                                                                           {"image", "3.jpg", ivan}})));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto entries = nlohmann::json::parse(r.body);
+    ASSERT_EQ(entries.size(), 3u);
+    for (const auto& entry : entries) {
+        EXPECT_EQ(entry.at("error").at("status"), 503) << entry.dump();
+        EXPECT_EQ(entry.at("error").at("detail"),
+                  "the batch ran past its time limit of 0.001 s before this photo was done; send it again, alone or "
+                  "in a smaller batch");
+    }
+    const auto e = testing_support::check_exposition(tiny.metrics({}, 0).body);
+    EXPECT_EQ(e.value("face_service_detection_timeouts_total"), 3);
+    EXPECT_EQ(e.value("face_service_faces_per_photo_count"), 0);
 }
 
 // The embedded page (server/assets.h): types, security headers, 404s.
