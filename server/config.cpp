@@ -17,9 +17,12 @@
 
 #include "mtcnn/image.h"
 #include "mtcnn/modes.h"
+#include "server/http_message.h"
 
 namespace server {
 namespace {
+
+static_assert(kMaxBatchLimit == static_cast<int>(http::kMaxFormParts), "a batch's photos are form parts");
 
 // One value for one setting, as text, and where it came from ("--port
 // (command line)", "FACE_SERVICE_PORT (environment)", "\"port\" in FILE").
@@ -43,6 +46,7 @@ enum class Setting {
     api_keys,
     auth_probes,
     cors_origins,
+    max_batch,
     weights
 };
 
@@ -58,7 +62,7 @@ struct SettingInfo {
     bool secret = false;   // never quoted in a message
 };
 
-constexpr std::array<SettingInfo, 15> kSettings{{
+constexpr std::array<SettingInfo, 16> kSettings{{
     {Setting::port, "port", "--port", "port", Kind::number},
     {Setting::host, "host", "--host", "host", Kind::string},
     {Setting::threads, "threads", "--threads", "threads", Kind::number},
@@ -73,6 +77,7 @@ constexpr std::array<SettingInfo, 15> kSettings{{
     {Setting::api_keys, "api keys", "--api-keys", "api_keys", Kind::string, true},
     {Setting::auth_probes, "auth probes", "--auth-probes", "auth_probes", Kind::boolean},
     {Setting::cors_origins, "cors origins", "--cors-origins", "cors_origins", Kind::string},
+    {Setting::max_batch, "max batch", "--max-batch", "max_batch", Kind::number},
     {Setting::weights, "weights", "--weights", nullptr, Kind::string},
 }};
 
@@ -93,6 +98,7 @@ std::vector<const char*> env_names(Setting s) {
         case Setting::api_keys: return {"FACE_SERVICE_API_KEYS"};
         case Setting::auth_probes: return {"FACE_SERVICE_AUTH_PROBES"};
         case Setting::cors_origins: return {"FACE_SERVICE_CORS_ORIGINS"};
+        case Setting::max_batch: return {"FACE_SERVICE_MAX_BATCH"};
         case Setting::weights: return {};
     }
     return {};
@@ -256,6 +262,7 @@ void apply(ServeConfig& config, const SettingInfo& info, const Given& g) {
             config.auth_probes = g.text == "true";
             break;
         case Setting::cors_origins: config.cors_origins = parse_cors_origins(info, g); break;
+        case Setting::max_batch: config.max_batch = static_cast<int>(parse_integer(info, g, 1, kMaxBatchLimit)); break;
         case Setting::weights:
             if (g.text.empty()) invalid(info, g, "must be a directory");
             config.weights_dir = g.text;

@@ -18,6 +18,7 @@
 //   api keys     --api-keys K1,K2      FACE_SERVICE_API_KEYS         "api_keys"         none: no auth
 //   auth probes  --auth-probes BOOL    FACE_SERVICE_AUTH_PROBES      "auth_probes"      false
 //   cors         --cors-origins O1,O2  FACE_SERVICE_CORS_ORIGINS     "cors_origins"     none: no CORS
+//   max batch    --max-batch N         FACE_SERVICE_MAX_BATCH        "max_batch"        16
 //   weights      --weights DIR         (none)                        (none)             embedded
 //   the file     --config PATH         FACE_SERVICE_CONFIG           -                  none
 //
@@ -61,6 +62,11 @@
 //   optional port, no path), or "*" alone for any origin; empty or unset:
 //   no CORS headers at all. "null" is refused (sandboxed and file: pages
 //   share it).
+// - max_batch: the most photos one POST /api/detect/batch may hold, an
+//   integer in [1, kMaxBatchLimit]; more are answered 413. The batch's
+//   body as a whole stays within max_body (no separate limit: the body is
+//   held in memory either way, and the photos' pixels are bounded by
+//   max_pixels each; raise max_body for batches of large photos).
 // - Every invalid value throws ConfigError naming the setting, the value
 //   (never for api_keys) and where it came from; the command line turns it
 //   into exit status 2.
@@ -94,6 +100,7 @@ struct ServeConfig {
     std::vector<std::string> api_keys;           // empty: no auth
     bool auth_probes = false;                    // the probes and /metrics need a key too
     std::vector<std::string> cors_origins;       // empty: no CORS; {"*"}: any origin
+    int max_batch = 16;                          // photos in one POST /api/detect/batch
 };
 
 inline constexpr int kMaxThreads = 256;
@@ -102,6 +109,8 @@ inline constexpr int kMaxQueueLimit = 65536;
 inline constexpr std::int64_t kMaxBodyLimit = std::int64_t{1} << 30;  // bodies are held in memory
 inline constexpr double kMaxRequestTimeout = 3600;                   // seconds
 inline constexpr double kMinRequestTimeout = 0.001;                  // seconds, unless 0
+// The multipart parser takes at most http::kMaxFormParts (64) parts in all.
+inline constexpr int kMaxBatchLimit = 64;
 // 16 printable characters from 94 are about 100 bits; 256 bounds the
 // constant-time comparison's work (server/access.h).
 inline constexpr std::size_t kMinApiKeyLength = 16;

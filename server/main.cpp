@@ -181,7 +181,8 @@ int serve_command(const std::vector<std::string>& args) {
     server::http::Server http(http_options);
     server::FaceService service({config.mode, config.confidence, config.max_pixels, config.threads, isa,
                                  config.access_log, std::chrono::duration<double>(config.request_timeout),
-                                 config.api_keys, config.auth_probes, config.cors_origins});
+                                 config.api_keys, config.auth_probes, config.cors_origins,
+                                 static_cast<std::size_t>(config.max_batch)});
     service.install(http);
     http.listen();
 

@@ -10,7 +10,8 @@
 - the ConfigMap sets one FACE_SERVICE_* variable for each `settings` key,
   and never the API keys, which the Deployment takes from the Secret
   apiKeys.existingSecret names, only when it names one;
-- settings.requestTimeout is the service's default and within its bounds;
+- settings.requestTimeout and maxBatch are the service's defaults and within
+  its bounds;
 - Chart.yaml is apiVersion v2; deploy/helmsman.yaml deploys this chart from
   its local path, at the chart's version, into a namespace it declares.
 
@@ -83,6 +84,8 @@ def main():
     refused("the port as a string", lambda v: v["settings"].update(port="8000"))
     refused("a negative request timeout", lambda v: v["settings"].update(requestTimeout=-1))
     refused("a request timeout over 3600 s", lambda v: v["settings"].update(requestTimeout=3601))
+    refused("a batch of 0 photos", lambda v: v["settings"].update(maxBatch=0))
+    refused("a batch of more photos than form parts", lambda v: v["settings"].update(maxBatch=65))
     refused("an origin with a path", lambda v: v["settings"].update(corsOrigins="https://a.example.com/app"))
     refused("an origin without a scheme", lambda v: v["settings"].update(corsOrigins="a.example.com"))
     refused("API keys in the values", lambda v: v["apiKeys"].update(keys="k1-0123456789abcdef"))
@@ -108,6 +111,12 @@ def main():
                  f"requestTimeout at most kMaxRequestTimeout = {max_timeout}")
     checks.check(values["settings"]["requestTimeout"] == default_timeout,
                  f"settings.requestTimeout is the service's default {default_timeout}")
+    max_batch = int(lib.config_default(repo, r"kMaxBatchLimit = (\d+);", "kMaxBatchLimit"))
+    default_batch = int(lib.config_default(repo, r"int max_batch = (\d+);", "max_batch"))
+    checks.check(settings_schema["maxBatch"]["minimum"] == 1 and settings_schema["maxBatch"]["maximum"] == max_batch,
+                 f"maxBatch in [1, kMaxBatchLimit = {max_batch}]")
+    checks.check(values["settings"]["maxBatch"] == default_batch,
+                 f"settings.maxBatch is the service's default {default_batch}")
     checks.check(values["apiKeys"]["existingSecret"] == "", "no API keys unless a Secret is named")
 
     # Every object level of the schema names exactly the keys of values.yaml.

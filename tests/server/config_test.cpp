@@ -76,6 +76,7 @@ TEST(ServeConfig, Defaults) {
     EXPECT_TRUE(c.api_keys.empty());
     EXPECT_FALSE(c.auth_probes);
     EXPECT_TRUE(c.cors_origins.empty());
+    EXPECT_EQ(c.max_batch, 16);
 }
 
 TEST(ServeConfig, MaxQueueDefaultFollowsTheResolvedThreads) {
@@ -293,6 +294,10 @@ const InvalidCase kInvalidCases[] = {
     {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "*,https://a.com", "cors origins"},
     {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "null", "cors origins"},
     {"--cors-origins", "FACE_SERVICE_CORS_ORIGINS", nullptr, "https://user@a.com", "cors origins"},
+    {"--max-batch", "FACE_SERVICE_MAX_BATCH", "max_batch", "0", "max batch"},
+    {"--max-batch", "FACE_SERVICE_MAX_BATCH", "max_batch", "65", "max batch"},
+    {"--max-batch", "FACE_SERVICE_MAX_BATCH", "max_batch", "2.5", "max batch"},
+    {"--max-batch", "FACE_SERVICE_MAX_BATCH", nullptr, "many", "max batch"},
 };
 
 // "0_port_abc", "17_max_body_16MiB": readable test names.
@@ -358,6 +363,29 @@ TEST(ServeConfig, RequestTimeoutFromEverySource) {
     EXPECT_EQ(error_of({.env = {{"FACE_SERVICE_REQUEST_TIMEOUT", "-5"}}}),
               "invalid request timeout '-5' from FACE_SERVICE_REQUEST_TIMEOUT (environment): must be 0 (no limit) "
               "or a number of seconds in [0.001, 3600]");
+}
+
+TEST(ServeConfig, MaxBatchFromEverySource) {
+    EXPECT_EQ(resolve({.args = {"--max-batch", "1"}}).max_batch, 1);
+    EXPECT_EQ(resolve({.args = {"--max-batch=64"}}).max_batch, server::kMaxBatchLimit);
+    EXPECT_EQ(resolve({.env = {{"FACE_SERVICE_MAX_BATCH", "8"}}}).max_batch, 8);
+    EXPECT_EQ(resolve({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"max_batch": 32})"}}}).max_batch, 32);
+    // Flag > environment > file.
+    const Inputs all{.args = {"--config", "c.json", "--max-batch", "2"},
+                     .env = {{"FACE_SERVICE_MAX_BATCH", "3"}},
+                     .files = {{"c.json", R"({"max_batch": 4})"}}};
+    EXPECT_EQ(resolve(all).max_batch, 2);
+    Inputs no_flag = all;
+    no_flag.args = {"--config", "c.json"};
+    EXPECT_EQ(resolve(no_flag).max_batch, 3);
+    Inputs file_only = no_flag;
+    file_only.env.clear();
+    EXPECT_EQ(resolve(file_only).max_batch, 4);
+    EXPECT_NE(error_of({.args = {"--config", "c.json"}, .files = {{"c.json", R"({"max_batch": "16"})"}}})
+                  .find("must be a JSON number"),
+              std::string::npos);
+    EXPECT_EQ(error_of({.env = {{"FACE_SERVICE_MAX_BATCH", "100"}}}),
+              "invalid max batch '100' from FACE_SERVICE_MAX_BATCH (environment): must be an integer in [1, 64]");
 }
 
 const std::string kKey1 = "k1-0123456789abcdef";  // 19 characters
