@@ -13,6 +13,7 @@
 #include "mtcnn/image.h"
 #include "server/assets.h"
 #include "server/log.h"
+#include "server/media_routes.h"
 
 namespace server {
 namespace {
@@ -250,6 +251,7 @@ FaceService::FaceService(ServiceOptions options)
 void FaceService::install(http::Server& server) {
     server.route("POST", "/api/detect", with_json_errors([this](const Request& r) { return detect(r); }));
     server.route("POST", "/api/detect/batch", with_json_errors([this](const Request& r) { return detect_batch(r); }));
+    install_media_routes(server, *this);
     // Probes and scrapes answer even when detections fill the queue: a busy
     // pod is alive, ready, and worth watching.
     server.route_probe("/healthz",
@@ -272,6 +274,7 @@ void FaceService::install(http::Server& server) {
             return [this, methods](const Request& r) { return preflight_response(access_, r, methods); };
         };
         for (const char* path : {"/api/detect", "/api/detect/batch"}) server.route("OPTIONS", path, preflight("POST"));
+        for (const char* path : kMediaPaths) server.route("OPTIONS", path, preflight("POST"));
         for (const char* path : {"/healthz", "/readyz", "/healthcheck", "/metrics"})
             server.route("OPTIONS", path, preflight("GET, HEAD"));
         server.set_decorator([this](const Request& r, Response& response) { add_cors_headers(access_, r, response); });
@@ -384,10 +387,14 @@ Response FaceService::detect(const Request& request) const {
     const mtcnn::Deadline deadline = request_deadline(options_);
     // Per request: the detector is shared and const.
     const DetectQuery query = request_detect_query(request, options_.default_mode, options_.default_confidence);
+    const bool crops = request_crops(request);  // server/media_routes.h
     const std::string_view bytes = request_image(request);
     if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes, or a multipart form with an 'image' file");
-    const std::vector<mtcnn::Face> faces = detect_photo(bytes, query, deadline);
-    Response r = http::json_response(200, mtcnn::faces_to_json(faces));
+    mtcnn::Image image;
+    const std::vector<mtcnn::Face> faces = detect_photo(bytes, query, deadline, crops ? &image : nullptr);
+    nlohmann::json body = mtcnn::faces_to_json(faces);
+    if (crops) add_crops(body, image, faces, deadline);
+    Response r = http::json_response(200, body);
     r.log_fields["faces"] = faces.size();
     return r;
 }

@@ -44,6 +44,12 @@
 //                       then (or not begun) gets its own 503 entry, and the
 //                       photos done keep their faces. Each photo is counted
 //                       in /metrics as a detection of /api/detect is.
+//   POST /api/anonymize the photo with every face found blurred, pixelated
+//                       or filled (query: the above, and method, strength,
+//                       format), as JPEG or PNG without the original's
+//                       metadata; POST /api/crops the faces' aligned
+//                       112 x 112 crops as a zip; /api/detect?crops=true adds
+//                       each face's crop as base64 PNG: server/media_routes.h.
 //   GET  /healthz       200 {"status": "alive"} while the process serves.
 //   GET  /readyz        503 {"status": "loading"} until the detector is loaded
 //                       and one warm-up detection has run, then 200
@@ -57,7 +63,8 @@
 //                       the web page, embedded in the binary (server/assets.h):
 //                       pick or drop a photo, see the faces; sent with a
 //                       Content-Security-Policy that allows no inline code.
-//   OPTIONS /api/detect, /api/detect/batch, /healthz, /readyz, /healthcheck, /metrics
+//   OPTIONS /api/detect, /api/detect/batch, /api/anonymize, /api/crops,
+//           /healthz, /readyz, /healthcheck, /metrics
 //                       only with cors_origins: the CORS preflight, 204
 //                       (server/access.h); otherwise 405 like any method a
 //                       route lacks.
@@ -82,7 +89,9 @@
 //        without a key learns nothing of the routes
 //   422  confidence not a number, NaN, infinite, outside [0, 1], or repeated;
 //        mode not one of the modes, or repeated; max_faces not an integer
-//        >= 1, or repeated; min_face_size not an integer >= 8, or repeated
+//        >= 1, or repeated; min_face_size not an integer >= 8, or repeated;
+//        crops, method, strength or format invalid or repeated
+//        (server/media_routes.h)
 //   batch (POST /api/detect/batch; the whole request): 415 for a body that
 //        is not multipart/form-data, 400 for a malformed form or one
 //        without an `image` field, 413 for more than max_batch photos (or
@@ -170,6 +179,7 @@ public:
     std::chrono::milliseconds load(const std::string& weights_dir);
 
     bool ready() const { return ready_.load(std::memory_order_acquire); }
+    const ServiceOptions& options() const { return options_; }
 
     http::Response detect(const http::Request& request) const;
     http::Response detect_batch(const http::Request& request) const;

@@ -15,6 +15,12 @@
 //
 // The API key field: when filled, its value goes with each detection as
 // X-API-Key (server/access.h); it is never stored, so a reload forgets it.
+//
+// The Anonymize button sends the photo on show to POST /api/anonymize at the
+// slider's confidence and the chosen mode (so the faces blurred are those
+// shown) and saves the answer through a temporary link to a blob: URL, with
+// the file name of its Content-Disposition. #result's data-anonymize says
+// how it went (working, done, error) for the browser test.
 
 const FLOOR = 0.5;  // the slider's minimum: nothing below it is asked for
 const KEYPOINTS = ['left_eye', 'right_eye', 'nose', 'mouth_left', 'mouth_right'];
@@ -33,6 +39,7 @@ const result = document.getElementById('result');
 const photo = document.getElementById('photo');
 const overlay = document.getElementById('overlay');
 const faceList = document.getElementById('faces');
+const anonymizeButton = document.getElementById('anonymize');
 
 document.getElementById('floor').textContent = FLOOR.toFixed(2);
 slider.min = String(FLOOR);
@@ -62,12 +69,74 @@ function showError(message) {
 // The query of a detection: the mode only when one is chosen, so that the
 // service's configured default applies otherwise.
 function detectUrl() {
-    const mode = modeSelect.value ? `mode=${encodeURIComponent(modeSelect.value)}&` : '';
-    return `/api/detect?${mode}confidence=${FLOOR}`;
+    return `/api/detect?${modeQuery()}confidence=${FLOOR}`;
+}
+
+// The query of a detection or an anonymisation: the mode only when one is
+// chosen.
+function modeQuery() {
+    return modeSelect.value ? `mode=${encodeURIComponent(modeSelect.value)}&` : '';
+}
+
+function requestHeaders(file) {
+    const headers = { 'Content-Type': file.type || 'application/octet-stream' };
+    const key = apiKeyInput.value.trim();
+    if (key) headers['X-API-Key'] = key;
+    return headers;
+}
+
+// The filename="..." of a Content-Disposition, or `fallback`.
+function attachmentName(disposition, fallback) {
+    const match = /filename="([^"]+)"/.exec(disposition || '');
+    return match ? match[1] : fallback;
+}
+
+async function anonymize() {
+    const file = lastFile;
+    if (!file) return;
+    anonymizeButton.disabled = true;
+    result.dataset.anonymize = 'working';
+    statusLine.textContent = 'Blurring the faces…';
+    try {
+        const response = await fetch(`/api/anonymize?${modeQuery()}confidence=${threshold()}`, {
+            method: 'POST',
+            headers: requestHeaders(file),
+            body: file,
+        });
+        if (!response.ok) {
+            let detail = response.statusText || 'no detail';
+            try {
+                const body = await response.json();
+                if (typeof body.detail === 'string') detail = body.detail;
+            } catch (e) { /* not JSON: the status text */ }
+            throw new Error(`HTTP ${response.status}: ${detail}`);
+        }
+        const blob = await response.blob();
+        const name = attachmentName(response.headers.get('Content-Disposition'), 'anonymized');
+        const url = URL.createObjectURL(blob);
+        const link = document.createElement('a');
+        link.href = url;
+        link.download = name;
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);  // once the download has read it
+        const count = Number(response.headers.get('X-Face-Count') || 0);
+        statusLine.textContent = `Saved ${name} with ${count} ${count === 1 ? 'face' : 'faces'} blurred.`;
+        result.dataset.anonymize = 'done';
+    } catch (e) {
+        errorLine.textContent = `The photo could not be anonymized (${e.message}).`;
+        errorLine.hidden = false;
+        result.dataset.anonymize = 'error';
+    } finally {
+        anonymizeButton.disabled = !lastFile;
+    }
 }
 
 async function detect(file) {
     lastFile = file;
+    anonymizeButton.disabled = false;
+    delete result.dataset.anonymize;
     controller?.abort();
     controller = new AbortController();
     const { signal } = controller;
@@ -91,12 +160,9 @@ async function detect(file) {
     let response;
     let body = null;
     try {
-        const headers = { 'Content-Type': file.type || 'application/octet-stream' };
-        const key = apiKeyInput.value.trim();
-        if (key) headers['X-API-Key'] = key;
         response = await fetch(detectUrl(), {
             method: 'POST',
-            headers,
+            headers: requestHeaders(file),
             body: file,
             signal,
         });
@@ -198,6 +264,7 @@ fileInput.addEventListener('change', () => {
     if (fileInput.files.length > 0) detect(fileInput.files[0]);
 });
 slider.addEventListener('input', render);
+anonymizeButton.addEventListener('click', anonymize);
 modeSelect.addEventListener('change', () => {
     if (lastFile) detect(lastFile);
 });

@@ -10,7 +10,8 @@
 // .jpg, a simulated drag and drop, and a network error once the service is
 // stopped; then, against a server with an API key, that a photo sent without
 // the key gets the 401 in words and with the key typed in is detected, the
-// key going as X-API-Key only when typed. Saves SCREENSHOT_DIR/page.png (the 0.7
+// key going as X-API-Key only when typed; and that the Anonymize button
+// downloads the photo as a JPEG from /api/anonymize. Saves SCREENSHOT_DIR/page.png (the 0.7
 // state) and SCREENSHOT_DIR/page-readme.png, the same state with the photo
 // pixelated so that it cannot be recognised: only that one may be copied into
 // the repository (docs/page.png); the shared photos never may.
@@ -288,6 +289,30 @@ async function run(base, tmp) {
         const posts = requests.filter((r) => r.method === 'POST').length;
         check(posts === 5, 'five detections in all: the photo, in the accurate mode and back, the text file, the dropped photo',
             `${posts}`);
+
+        // Anonymize: the photo on show goes to /api/anonymize at the
+        // slider's confidence, and the answer is downloaded: a JPEG, as the
+        // photo was, named by the service.
+        const anonymizeButton = page.getByRole('button', { name: 'Anonymize' });
+        check(await anonymizeButton.isEnabled(), 'the Anonymize button is enabled once a photo is on show');
+        const [download] = await Promise.all([page.waitForEvent('download'), anonymizeButton.click()]);
+        await page.waitForFunction(() => document.getElementById('result').dataset.anonymize === 'done');
+        const saved = readFileSync(await download.path());
+        check(download.suggestedFilename() === 'anonymized.jpg', 'the download is named anonymized.jpg',
+            download.suggestedFilename());
+        check(saved.length > 1000 && saved[0] === 0xff && saved[1] === 0xd8 && saved[2] === 0xff,
+            `the download is a JPEG (${saved.length} bytes)`);
+        const size = await page.evaluate(async (base64) => {
+            const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+            const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+            return [bitmap.width, bitmap.height];
+        }, saved.toString('base64'));
+        check(size[0] === 561 && size[1] === 561, 'the browser decodes it as the 561 x 561 photo', JSON.stringify(size));
+        const anonymizeRequest = requests.filter((r) => r.method === 'POST').at(-1);
+        check(anonymizeRequest.url === `${base}/api/anonymize?confidence=${s.value}`,
+            'it was sent at the slider\'s confidence', anonymizeRequest.url);
+        check(/Saved anonymized\.jpg with 1 face blurred/.test(await page.locator('#status').textContent()),
+            'the status line says what was saved', await page.locator('#status').textContent());
 
         check(problems.length === 0, 'no uncaught error and no Content-Security-Policy violation',
             problems.join('; '));
