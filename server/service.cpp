@@ -402,10 +402,12 @@ Response FaceService::detect(const Request& request) const {
 // The photos of a batch run concurrently on the detector's pool, one photo
 // per thread; a photo's own parallel work (pyramid levels, window batches)
 // is helped by the threads with no photo left. 8 WIDER FACE photos (default
-// mode, 2 threads, AVX-512, a busy 2-core VM): 5.6 s concurrently against
-// 5.9 s one after another on both threads (best of 3; medians 6.1 / 6.3 s).
-// One photo leaves threads idle in its serial parts (NMS, the small pyramid
-// levels), which another photo fills, so more cores should widen the gap.
+// mode, 2 threads, AVX-512, a 2-core VM busy with other builds), two runs:
+// concurrently best 5.6 / 5.6 s, median 6.1 / 5.8 s; one after another on
+// both threads best 5.9 / 5.6 s, median 6.3 / 6.1 s: a few per cent, within
+// the noise at best, on 2 cores. One photo leaves threads idle in its
+// serial parts (NMS, the small pyramid levels), which another photo fills,
+// so more cores should widen the gap (not measured here).
 // At most threads() photos of a batch are decoded at once.
 Response FaceService::detect_batch(const Request& request) const {
     if (!ready()) return not_ready();
