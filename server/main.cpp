@@ -11,8 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <optional>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,8 +23,10 @@
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
 #include "mtcnn/modes.h"
+#include "server/batch_cli.h"
 #include "server/config.h"
 #include "server/healthcheck.h"
+#include "server/http_client.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "server/service.h"
@@ -31,15 +34,28 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  face-service detect PHOTO... [--mode NAME] [--confidence C] [--min-face N] [--weights DIR]
+  face-service detect PHOTO_OR_FOLDER... [--out FILE] [--mode NAME] [--confidence C] [--min-face N]
+                      [--max-faces N] [--server URL [--concurrency N]] [--weights DIR]
       Detects faces and prints them as JSON, highest confidence first: for one
       photo the list of faces; for several, one line per photo:
-      {"photo": PATH, "faces": [...]}.
+      {"faces": [...], "photo": PATH}. Folders are walked recursively for
+      .jpg .jpeg .jpe .jfif .png .bmp .gif files (any case; links to folders
+      are not followed), in name order.
+      --out FILE      writes one JSON line per photo to FILE instead,
+                      {"photo": PATH, "faces": [...]} or {"photo": PATH, "error": "..."},
+                      on every core, with progress on stderr; run again with
+                      the same FILE to resume: the photos in it are skipped
       --mode NAME     faithful (the predecessor's cascade and raw scores),
                       default, or accurate (slower); default: default
       --confidence C  the least confidence of a face printed, in [0, 1] (default 0.95)
       --min-face N    smallest face to look for, in pixels (default: the mode's,
                       20 faithful, 12 default, 10 accurate; at least 8)
+      --max-faces N   keep the N largest faces of each photo (at least 1)
+      --server URL    posts each photo to URL/api/detect (http://HOST[:PORT]) of a
+                      running face-service instead, N at once (--concurrency,
+                      default 4); 429/502/503/504 and lost connections are
+                      retried with backoff, honouring Retry-After; the API
+                      key, if the service wants one, from FACE_SERVICE_API_KEY
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--access-log json|off] [--grace-period S]
@@ -98,53 +114,97 @@ double parse_number(const std::string& flag, const std::string& text) {
     return value;
 }
 
+// A whole number of at least `least`, for `flag`.
+int parse_count(const std::string& flag, const std::string& text, int least) {
+    const double n = parse_number(flag, text);
+    if (n != static_cast<int>(n) || n < least)
+        throw UsageError(flag + " must be an integer of at least " + std::to_string(least));
+    return static_cast<int>(n);
+}
+
+// The flags `detect` and `anonymize` share, into `job`: true when args[i]
+// was one (i is then on its value).
+bool take_detect_flag(const std::vector<std::string>& args, std::size_t& i, server::batch::DetectJob& job,
+                      std::optional<int>& concurrency) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+        if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
+        return args[++i];
+    };
+    if (a == "--mode") {
+        try {
+            job.mode = &mtcnn::find_mode(value());
+        } catch (const mtcnn::UnknownMode& e) {
+            throw UsageError(e.what());
+        }
+    } else if (a == "--confidence") {
+        job.confidence = parse_number(a, value());
+        if (!(job.confidence >= 0.0 && job.confidence <= 1.0)) throw UsageError("--confidence must be in [0, 1]");
+    } else if (a == "--min-face") {
+        job.min_face = parse_count(a, value(), kSmallestMinFace);
+    } else if (a == "--max-faces") {
+        job.max_faces = parse_count(a, value(), 1);
+    } else if (a == "--server") {
+        job.server_url = value();
+        try {
+            server::http_client::parse_base_url(job.server_url);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--server: ") + e.what());
+        }
+        // From the environment: a command line is visible to every user (ps).
+        job.api_key = server::process_env("FACE_SERVICE_API_KEY").value_or("");
+    } else if (a == "--concurrency") {
+        concurrency = parse_count(a, value(), 1);
+    } else if (a == "--weights") {
+        job.weights_dir = value();
+    } else {
+        return false;
+    }
+    return true;
+}
+
 int detect_command(const std::vector<std::string>& args) {
-    std::vector<std::string> photos;
-    const mtcnn::Mode* base = &mtcnn::find_mode(mtcnn::kDefaultMode);
-    double confidence = kDefaultConfidence;
-    std::optional<int> min_face;
-    std::string weights_dir;
+    server::batch::DetectJob job;
+    job.mode = &mtcnn::find_mode(mtcnn::kDefaultMode);
+    job.confidence = kDefaultConfidence;
+    std::optional<int> concurrency;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        auto value = [&]() -> const std::string& {
-            if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
-            return args[++i];
-        };
-        if (a == "--mode") {
-            try {
-                base = &mtcnn::find_mode(value());
-            } catch (const mtcnn::UnknownMode& e) {
-                throw UsageError(e.what());
-            }
-        } else if (a == "--confidence") {
-            confidence = parse_number(a, value());
-            if (!(confidence >= 0.0 && confidence <= 1.0)) throw UsageError("--confidence must be in [0, 1]");
-        } else if (a == "--min-face") {
-            const double n = parse_number(a, value());
-            if (n != static_cast<int>(n) || n < kSmallestMinFace)
-                throw UsageError("--min-face must be an integer of at least " + std::to_string(kSmallestMinFace));
-            min_face = static_cast<int>(n);
-        } else if (a == "--weights") {
-            weights_dir = value();
+        if (take_detect_flag(args, i, job, concurrency)) continue;
+        if (a == "--out") {
+            if (i + 1 >= args.size() || args[i + 1].empty()) throw UsageError("--out needs a file name");
+            job.out = args[++i];
         } else if (a.starts_with("--")) {
             throw UsageError("unknown option " + a);
         } else {
-            photos.push_back(a);
+            job.inputs.push_back(a);
         }
     }
-    if (photos.empty()) throw UsageError("detect needs at least one photo");
-    mtcnn::Mode mode = *base;
-    if (min_face) mode.options.min_face = *min_face;
+    if (job.inputs.empty()) throw UsageError("detect needs at least one photo or folder");
+    if (concurrency && job.server_url.empty()) throw UsageError("--concurrency needs --server");
+    if (concurrency) job.concurrency = *concurrency;
+
+    // Folders, a results file or a service: server/batch_cli.h. Photos alone
+    // are printed as they always were, below.
+    const bool folders = std::any_of(job.inputs.begin(), job.inputs.end(), [](const std::string& p) {
+        std::error_code ec;
+        return std::filesystem::is_directory(p, ec);
+    });
+    if (folders || !job.out.empty() || !job.server_url.empty()) return server::batch::run_detect(job);
+
+    mtcnn::Mode mode = *job.mode;
+    if (job.min_face) mode.options.min_face = *job.min_face;
 
     // One photo at a time, each on every core.
-    const mtcnn::Detector detector(engine::kernels_for(engine::configured_isa()), weights_dir,
+    const mtcnn::Detector detector(engine::kernels_for(engine::configured_isa()), job.weights_dir,
                                    static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     int status = 0;
-    for (const std::string& path : photos) {
+    for (const std::string& path : job.inputs) {
         try {
             const mtcnn::Image image = mtcnn::load_image_file(path);
-            const nlohmann::json faces = mtcnn::faces_to_json(mtcnn::detect(detector, image, mode, confidence));
-            if (photos.size() == 1)
+            nlohmann::json faces = mtcnn::faces_to_json(mtcnn::detect(detector, image, mode, job.confidence));
+            if (job.max_faces) faces = server::batch::keep_largest_json(faces, static_cast<std::size_t>(*job.max_faces));
+            if (job.inputs.size() == 1)
                 std::cout << faces.dump() << "\n";
             else
                 std::cout << nlohmann::json{{"photo", path}, {"faces", faces}}.dump() << "\n";

@@ -33,8 +33,8 @@
 #include "engine/thread_pool.h"
 #include "mtcnn/detector.h"
 #include "mtcnn/modes.h"
+#include "server/http_client.h"
 #include "tools/cli.h"
-#include "tools/http_client.h"
 #include "tools/pr_plot.h"
 #include "tools/wider_eval.h"
 
@@ -229,7 +229,7 @@ Args parse_args(const std::vector<std::string>& args) {
     if (!a.url.empty() && !a.detections_out.empty())
         throw UsageError("--detections writes raw scores, which the API does not return; not with --url");
     if (!a.url.empty()) try {
-            tools::http_client::parse_base_url(a.url);
+            server::http_client::parse_base_url(a.url);
         } catch (const std::invalid_argument& e) {
             throw UsageError(std::string("--url: ") + e.what());
         }
@@ -256,12 +256,12 @@ const mtcnn::Calibration& scoring(const Args& args) {
 // keep-alive connection, take the photos in turn.
 std::vector<std::vector<ev::Detection>> post_photos(const Args& args, const std::vector<ev::Photo>& photos,
                                                      const std::function<void(std::size_t)>& progress) {
-    const tools::http_client::Endpoint endpoint = tools::http_client::parse_base_url(args.url);
+    const server::http_client::Endpoint endpoint = server::http_client::parse_base_url(args.url);
     char target[160];
     std::snprintf(target, sizeof target, "/api/detect?mode=%s&confidence=%.6g",
                   std::string(args.mode->name).c_str(), args.threshold);
     {
-        tools::http_client::Client client(endpoint);
+        server::http_client::Client client(endpoint);
         const auto ready = client.get("/readyz");
         if (ready.status != 200)
             throw std::runtime_error(args.url + "/readyz answered " + std::to_string(ready.status) + ": " + ready.body);
@@ -272,7 +272,7 @@ std::vector<std::vector<ev::Detection>> post_photos(const Args& args, const std:
     std::size_t done = 0;
     engine::ThreadPool pool(args.threads);
     pool.parallel_for(static_cast<std::size_t>(args.threads), [&](std::size_t) {
-        tools::http_client::Client client(endpoint);
+        server::http_client::Client client(endpoint);
         for (std::size_t i = next++; i < photos.size(); i = next++) {
             const fs::path path = args.manifest.parent_path() / photos[i].image;
             std::ifstream in(path, std::ios::binary);

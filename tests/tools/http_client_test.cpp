@@ -1,8 +1,8 @@
-// The evaluator's HTTP client against our own server (server::http::Server on
+// The HTTP client (server/http_client.h) against our own server (server::http::Server on
 // a free port: keep-alive, Connection: close, idle timeouts, 404) and against
 // a scripted socket for the framings our server never sends (chunked, closing
 // the connection) and for broken replies.
-#include "tools/http_client.h"
+#include "server/http_client.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -21,10 +21,10 @@
 
 namespace {
 
-using tools::http_client::Client;
-using tools::http_client::Endpoint;
-using tools::http_client::parse_base_url;
-using tools::http_client::Reply;
+using server::http_client::Client;
+using server::http_client::Endpoint;
+using server::http_client::parse_base_url;
+using server::http_client::Reply;
 
 // A server::http::Server on 127.0.0.1, any free port, with a route that
 // echoes what it received; served on a thread until the end of the test.
@@ -35,7 +35,8 @@ public:
             return server::http::json_response(200, {{"method", r.method},
                                                      {"query", r.query},
                                                      {"length", r.body.size()},
-                                                     {"content_type", r.header("content-type").value_or("")}});
+                                                     {"content_type", r.header("content-type").value_or("")},
+                                                     {"api_key", r.header("x-api-key").value_or("")}});
         };
         server_.route("POST", "/echo", echo);
         server_.route("GET", "/echo", echo);
@@ -187,6 +188,21 @@ TEST(Client, PostRoundTrip) {
     EXPECT_EQ(j["content_type"], "application/octet-stream");
 }
 
+// An API key for face-service detect --server, on every request of the
+// connection; what could split the head is refused.
+TEST(Client, SendsAddedHeadersWithEveryRequest) {
+    EchoServer server;
+    Client client(server.endpoint());
+    EXPECT_EQ(json_of(client.get("/echo"))["api_key"], "");
+    client.add_header("X-API-Key", "key-0123456789abcdef");
+    EXPECT_EQ(json_of(client.get("/echo"))["api_key"], "key-0123456789abcdef");
+    EXPECT_EQ(json_of(client.post("/echo", "text/plain", "x"))["api_key"], "key-0123456789abcdef");
+    EXPECT_THROW(client.add_header("Bad Name", "v"), std::invalid_argument);
+    EXPECT_THROW(client.add_header("X-Split", "a\r\nInjected: 1"), std::invalid_argument);
+    EXPECT_THROW(client.add_header("", "v"), std::invalid_argument);
+    EXPECT_EQ(json_of(client.get("/echo"))["api_key"], "key-0123456789abcdef");
+}
+
 TEST(Client, LargeBodyAndEmptyBody) {
     EchoServer server;
     Client client(server.endpoint());
@@ -333,6 +349,18 @@ TEST(Client, SkipsInterimReplies) {
     const Reply r = client.get("/");
     EXPECT_EQ(r.status, 201);
     EXPECT_EQ(r.body, "ok");
+}
+
+// The headers come back, names in lower case and values trimmed, so that a
+// caller can honour a 503's Retry-After (face-service detect --server).
+TEST(Client, KeepsTheReplyHeaders) {
+    ScriptedServer server("HTTP/1.1 503 Service Unavailable\r\nRetry-After:  7 \r\nContent-Length: 2\r\n\r\nno");
+    Client client(server.endpoint());
+    const Reply r = client.get("/");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.header("retry-after"), "7");
+    EXPECT_EQ(r.header("content-length"), "2");
+    EXPECT_FALSE(r.header("x-missing"));
 }
 
 TEST(Client, BrokenRepliesAreErrors) {

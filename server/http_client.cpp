@@ -1,4 +1,4 @@
-#include "tools/http_client.h"
+#include "server/http_client.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace tools::http_client {
+namespace server::http_client {
 namespace {
 
 constexpr std::size_t kMaxHead = 64 * 1024;
@@ -124,7 +124,18 @@ Client::~Client() { close(); }
 
 Client::Client(Client&& other) noexcept
     : endpoint_(std::move(other.endpoint_)), timeout_(other.timeout_), fd_(std::exchange(other.fd_, -1)),
-      buf_(std::move(other.buf_)), stats_(other.stats_) {}
+      buf_(std::move(other.buf_)), stats_(other.stats_), extra_headers_(std::move(other.extra_headers_)) {}
+
+void Client::add_header(std::string name, std::string value) {
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+    const bool printable = std::all_of(value.begin(), value.end(), [](char c) {
+        return c == '\t' || (static_cast<unsigned char>(c) >= ' ' && c != '\x7f');
+    });
+    if (!token || !printable) throw std::invalid_argument("header \"" + name + "\" cannot be sent as given");
+    extra_headers_ += name + ": " + value + "\r\n";
+}
 
 Reply Client::get(std::string_view target) { return request("GET", target, {}, {}); }
 
@@ -145,6 +156,7 @@ Reply Client::request(std::string_view method, std::string_view target, std::str
     // Head and body in one send: a separate small head would wait for the
     // server's delayed ACK (Nagle). The body is a photo, a few MiB at most.
     std::string message = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: " + label(endpoint_) + "\r\n";
+    message += extra_headers_;
     if (method == "POST")
         message += "Content-Type: " + std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     message += "\r\n";
@@ -290,6 +302,7 @@ bool Client::read_reply(Reply& reply) {
             headers.emplace_back(lower(name), std::string(trim(field.substr(name.size() + 1))));
         }
     } while (reply.status < 200);
+    reply.headers = headers;
 
     std::optional<std::uint64_t> length;
     std::string transfer_encoding, connection;
@@ -342,4 +355,4 @@ bool Client::read_reply(Reply& reply) {
     return true;
 }
 
-}  // namespace tools::http_client
+}  // namespace server::http_client

@@ -1,5 +1,8 @@
-// A minimal blocking HTTP/1.1 client, for tools that talk to a running
-// face-service (the WIDER FACE evaluator posts every photo to /api/detect).
+// A minimal blocking HTTP/1.1 client for talking to a running face-service:
+// `face-service detect --server URL` posts every photo to /api/detect
+// (server/batch_cli.h), and so does the WIDER FACE evaluator
+// (tools/eval_main.cpp). It lives in server/ so that the product binary,
+// which is one static binary, can link it; no dependencies beyond libc.
 //
 // Behaviour:
 // - One connection is kept open between requests (keep-alive). It is closed
@@ -25,10 +28,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
-namespace tools::http_client {
+namespace server::http_client {
 
 struct Endpoint {
     std::string host;  // a name, an IPv4 address or an IPv6 address (without brackets)
@@ -45,6 +51,14 @@ struct Reply {
     int status = 0;
     std::string content_type;  // as sent; empty when absent
     std::string body;          // de-chunked
+    std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, values trimmed
+
+    // The first value of header `name` (lower case), e.g. "retry-after".
+    std::optional<std::string> header(std::string_view name) const {
+        for (const auto& [key, value] : headers)
+            if (key == name) return value;
+        return std::nullopt;
+    }
 };
 
 // What a Client has done so far, for logs (and tests).
@@ -70,6 +84,11 @@ public:
     Reply get(std::string_view target);
     Reply post(std::string_view target, std::string_view content_type, std::string_view body);
 
+    // A header sent with every request from now on (an API key);
+    // std::invalid_argument for a name that is not a token or a value with a
+    // control character.
+    void add_header(std::string name, std::string value);
+
     const Endpoint& endpoint() const { return endpoint_; }
     const Stats& stats() const { return stats_; }
 
@@ -90,6 +109,7 @@ private:
     int fd_ = -1;
     std::string buf_;  // received and not yet consumed
     Stats stats_;
+    std::string extra_headers_;  // "Name: value\r\n" each
 };
 
-}  // namespace tools::http_client
+}  // namespace server::http_client
