@@ -26,8 +26,10 @@
 //   Access-Control-Allow-Origin: that origin, and every response
 //   `Vary: Origin` (it depends on the Origin, for caches); with "*", every
 //   response gets Access-Control-Allow-Origin: * (and no Vary). Either way
-//   Access-Control-Expose-Headers: X-Request-ID, Retry-After lets the
-//   page's script read them. Another origin gets no CORS header: the
+//   Access-Control-Expose-Headers: X-Request-ID, Retry-After,
+//   Content-Disposition, X-Face-Count lets the page's script read them
+//   (the last two name and count what /api/anonymize and /api/crops
+//   answer, server/media_routes.h). Another origin gets no CORS header: the
 //   browser then keeps the answer from the calling page.
 // - No Access-Control-Allow-Credentials: keys are sent as headers by the
 //   caller's script, never cookies.
@@ -52,7 +54,7 @@ namespace server {
 
 inline constexpr int kCorsMaxAgeSeconds = 600;
 inline constexpr std::string_view kCorsAllowHeaders = "Content-Type, Authorization, X-API-Key, X-Request-ID";
-inline constexpr std::string_view kCorsExposeHeaders = "X-Request-ID, Retry-After";
+inline constexpr std::string_view kCorsExposeHeaders = "X-Request-ID, Retry-After, Content-Disposition, X-Face-Count";
 
 // The configured keys. Each is held in a zero-padded buffer of
 // kMaxApiKeyLength bytes so that checking a key does the same work whatever

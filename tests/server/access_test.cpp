@@ -180,7 +180,7 @@ TEST(Cors, ListedOriginGetsItselfWithVary) {
         server::add_cors_headers(p, from(origin), r);
         EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), origin);
         EXPECT_EQ(header(r, "Vary"), "Origin");
-        EXPECT_EQ(header(r, "Access-Control-Expose-Headers"), "X-Request-ID, Retry-After");
+        EXPECT_EQ(header(r, "Access-Control-Expose-Headers"), "X-Request-ID, Retry-After, Content-Disposition, X-Face-Count");
         EXPECT_EQ(header(r, "Access-Control-Allow-Credentials"), "(absent)");
     }
 }
@@ -205,7 +205,7 @@ TEST(Cors, AnyOrigin) {
         server::add_cors_headers(p, r, response);
         EXPECT_EQ(header(response, "Access-Control-Allow-Origin"), "*");
         EXPECT_EQ(header(response, "Vary"), "(absent)");
-        EXPECT_EQ(header(response, "Access-Control-Expose-Headers"), "X-Request-ID, Retry-After");
+        EXPECT_EQ(header(response, "Access-Control-Expose-Headers"), "X-Request-ID, Retry-After, Content-Disposition, X-Face-Count");
     }
 }
 

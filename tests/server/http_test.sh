@@ -396,7 +396,7 @@ has_header 'Vary: Origin' "another origin"
 [ "$(headers -H 'Origin: https://app.example.com' -H "X-API-Key: $key1" -F "image=@$golden/no-faces.jpg" "$base/api/detect")" = 200 ] ||
   fail "a request from a listed origin"
 has_header 'Access-Control-Allow-Origin: https://app.example.com' "a listed origin"
-has_header 'Access-Control-Expose-Headers: X-Request-ID, Retry-After' "a listed origin"
+has_header 'Access-Control-Expose-Headers: X-Request-ID, Retry-After, Content-Disposition, X-Face-Count' "a listed origin"
 [ "$(headers -H 'Origin: https://app.example.com' -F "image=@$golden/no-faces.jpg" "$base/api/detect")" = 401 ] ||
   fail "a listed origin without a key"
 has_header 'Access-Control-Allow-Origin: https://app.example.com' "a listed origin's 401"
