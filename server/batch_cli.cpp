@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -27,7 +28,9 @@
 #include <variant>
 
 #include "engine/cpu.h"
+#include "mtcnn/anonymize.h"
 #include "mtcnn/detector.h"
+#include "mtcnn/encode.h"
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
 
@@ -567,6 +570,107 @@ int run_detect(const DetectJob& job) {
         }
     };
     run_with_progress(job, job.out, todo.size(), skipped, workers.count, results && job.progress, process, emit);
+    return status;
+}
+
+namespace {
+
+bool is_jpeg_name(const fs::path& name) {
+    const std::string ext = lower(name.extension().string());
+    return ext == ".jpg" || ext == ".jpeg" || ext == ".jpe" || ext == ".jfif";
+}
+
+// Written to TARGET.part, then renamed: a file under its own name is whole.
+void write_whole(const std::string& target, std::string_view bytes) {
+    fs::create_directories(fs::path(target).parent_path());
+    const std::string part = target + ".part";
+    std::ofstream out(part, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw std::runtime_error(part + ": cannot be written");
+    fs::rename(part, target);
+}
+
+}  // namespace
+
+std::string anonymized_path(const std::string& out_dir, const std::string& relative) {
+    fs::path target = fs::path(out_dir) / relative;
+    if (!is_jpeg_name(target) && lower(target.extension().string()) != ".png") target += ".png";
+    return target.string();
+}
+
+std::string anonymize_query(const AnonymizeJob& job, const std::string& output) {
+    std::string query = detect_query(job.detect) + "&method=" + job.method;
+    if (job.strength) query += "&strength=" + number_text(*job.strength);
+    return query + (is_jpeg_name(output) ? "&format=jpeg" : "&format=png");
+}
+
+int run_anonymize(const AnonymizeJob& job) {
+    const DetectJob& d = job.detect;
+    mtcnn::AnonymizeOptions options;
+    options.method = mtcnn::blur_method_from_name(job.method);
+    if (job.strength) options.strength = *job.strength;
+
+    Collected collected = collect_photos(d.inputs);
+    int status = report(collected);
+    struct Todo {
+        std::string photo, target;
+    };
+    std::vector<Todo> todo;
+    std::size_t skipped = 0;
+    // The output folder may lie inside a folder walked: what it holds is
+    // ours, and blurring it again would nest a copy deeper at every run.
+    std::error_code ec;
+    const std::string inside_out = fs::weakly_canonical(job.out_dir, ec).string() + "/";
+    for (std::size_t i = 0; i < collected.photos.size(); ++i) {
+        if (fs::weakly_canonical(collected.photos[i], ec).string().starts_with(inside_out)) continue;
+        std::string target = anonymized_path(job.out_dir, collected.relative[i]);
+        if (fs::exists(target, ec))
+            ++skipped;
+        else
+            todo.push_back({std::move(collected.photos[i]), std::move(target)});
+    }
+    if (d.progress && skipped > 0)
+        std::cerr << "face-service: resuming " << job.out_dir << ": " << skipped << " of " << skipped + todo.size()
+                  << " photos written already\n";
+
+    const mtcnn::Mode mode = job_mode(d);
+    // The format goes in each request's query (by the output's name), so
+    // the clients get the query without it.
+    Workers workers = make_workers(d, "/api/anonymize", "", todo.size());
+    const auto process = [&](int worker, std::size_t i) -> Outcome {
+        const Todo& t = todo[i];
+        try {
+            if (!workers.detector) {
+                const std::string bytes = read_file(t.photo);
+                auto answer = workers.remotes[static_cast<std::size_t>(worker)].post(t.photo, bytes,
+                                                                                    anonymize_query(job, t.target));
+                if (answer.index() == 1) return {std::nullopt, std::get<1>(answer)};
+                write_whole(t.target, std::get<0>(answer));
+                return {json(nullptr), {}};
+            }
+            const mtcnn::Image image = mtcnn::load_image_file(t.photo);
+            std::vector<mtcnn::Face> faces = mtcnn::detect(*workers.detector, image, mode, d.confidence);
+            if (d.max_faces) faces = mtcnn::keep_largest(std::move(faces), static_cast<std::size_t>(*d.max_faces));
+            const mtcnn::Image blurred = mtcnn::anonymized(image, faces, options);
+            const std::vector<std::uint8_t> bytes =
+                mtcnn::encode_image(blurred, is_jpeg_name(t.target) ? mtcnn::ImageFormat::jpeg : mtcnn::ImageFormat::png);
+            write_whole(t.target, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+            return {json(faces.size()), {}};
+        } catch (const BatchError&) {
+            throw;
+        } catch (const std::bad_alloc&) {
+            return {std::nullopt, "out of memory"};
+        } catch (const std::exception& e) {
+            return {std::nullopt, e.what()};
+        }
+    };
+    const auto emit = [&](std::size_t i, const Outcome& outcome) {
+        if (outcome.faces) return;
+        status = 1;
+        std::cerr << "face-service: " << todo[i].photo << ": " << without_path(todo[i].photo, outcome.error) << "\n";
+    };
+    run_with_progress(d, job.out_dir, todo.size(), skipped, workers.count, d.progress, process, emit);
     return status;
 }
 

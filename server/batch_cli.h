@@ -178,4 +178,33 @@ std::string detect_query(const DetectJob& job);
 // stderr.
 int run_detect(const DetectJob& job);
 
+// `face-service anonymize PHOTO_OR_FOLDER... --out FOLDER`: every photo
+// written into FOLDER with its faces blurred (mtcnn/anonymize.h), under its
+// relative path (Collected::relative), re-encoded from the pixels (no
+// metadata of the original): JPEG (quality 90) for .jpg .jpeg .jpe .jfif
+// names, PNG for .png, and PNG with ".png" appended for the others (BMP,
+// GIF: "a.gif" -> "a.gif.png", so no two photos of a folder share an
+// output). Each is written to NAME.part beside it and renamed at the end, so
+// a file under its own name is complete: a run again skips the photos whose
+// output exists. Photos without faces are written too (the copy has no
+// metadata). An unreadable photo is reported on stderr (exit status 1) and
+// written nowhere; a run again tries it again. Folders named at once share
+// FOLDER: the same relative path in two of them is written once. Photos
+// inside FOLDER itself (when it lies in a folder walked) are left alone.
+struct AnonymizeJob {
+    DetectJob detect;                   // the photos, the detection's parameters, --server; not `out`
+    std::string out_dir;
+    std::string method = "gaussian";    // mtcnn::blur_method_from_name
+    std::optional<double> strength;     // (0, 1]; none: mtcnn::kDefaultStrength
+};
+
+// Where the photo at `relative` is written (above).
+std::string anonymized_path(const std::string& out_dir, const std::string& relative);
+
+// The query of /api/anonymize for `job` and an output named `output`.
+std::string anonymize_query(const AnonymizeJob& job, const std::string& output);
+
+// Runs the job; the exit status (0, or 1 when a photo failed). Throws BatchError.
+int run_anonymize(const AnonymizeJob& job);
+
 }  // namespace server::batch

@@ -1,6 +1,8 @@
 // face-service: the command line. `detect` runs the cascade on photos and
-// prints JSON; `serve` runs the HTTP API (server/service.h); `healthcheck`
-// asks a running server's GET /healthz (server/healthcheck.h).
+// prints JSON, and over folders writes a resumable results file;
+// `anonymize` writes the photos with their faces blurred (both
+// server/batch_cli.h); `serve` runs the HTTP API (server/service.h);
+// `healthcheck` asks a running server's GET /healthz (server/healthcheck.h).
 #include <pthread.h>
 #include <signal.h>
 
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "engine/cpu.h"
+#include "mtcnn/anonymize.h"
 #include "mtcnn/detector.h"
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
@@ -57,6 +60,19 @@ constexpr const char* kUsage = R"(usage:
                       retried with backoff, honouring Retry-After; the API
                       key, if the service wants one, from FACE_SERVICE_API_KEY
       --weights DIR   read DIR/{pnet,rnet,onet}.bin instead of the embedded weights
+  face-service anonymize PHOTO_OR_FOLDER... --out FOLDER [--method gaussian|pixelate|solid] [--strength S]
+                      [--mode NAME] [--confidence C] [--min-face N] [--max-faces N]
+                      [--server URL [--concurrency N]] [--weights DIR]
+      Writes each photo into FOLDER, under its path inside the folder named
+      (a photo named itself: its file name), with every face found blurred
+      over its padded ellipse, re-encoded without the original's metadata:
+      JPEG (quality 90) for .jpg .jpeg .jpe .jfif, PNG for .png, PNG with
+      ".png" appended for the others. Each is written to NAME.part and
+      renamed when whole; run again to resume: photos whose output exists
+      are skipped. The detection flags and --server are detect's
+      (URL/api/anonymize); --method (default gaussian) and --strength
+      (in (0, 1], default 0.15, a fraction of the face's width: the blur's
+      sigma or the blocks' side) are /api/anonymize's.
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--access-log json|off] [--grace-period S]
                      [--max-queue N] [--request-timeout S] [--api-keys K1,K2] [--auth-probes true|false]
@@ -216,6 +232,46 @@ int detect_command(const std::vector<std::string>& args) {
     return status;
 }
 
+int anonymize_command(const std::vector<std::string>& args) {
+    server::batch::AnonymizeJob anon;
+    server::batch::DetectJob& job = anon.detect;
+    job.mode = &mtcnn::find_mode(mtcnn::kDefaultMode);
+    job.confidence = kDefaultConfidence;
+    std::optional<int> concurrency;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (take_detect_flag(args, i, job, concurrency)) continue;
+        auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
+            return args[++i];
+        };
+        if (a == "--out") {
+            anon.out_dir = value();
+            if (anon.out_dir.empty()) throw UsageError("--out needs a folder");
+        } else if (a == "--method") {
+            anon.method = value();
+            try {
+                mtcnn::blur_method_from_name(anon.method);
+            } catch (const std::invalid_argument& e) {
+                throw UsageError(e.what());
+            }
+        } else if (a == "--strength") {
+            const double s = parse_number(a, value());
+            if (!(s > 0.0 && s <= mtcnn::kMaxStrength)) throw UsageError("--strength must be in (0, 1]");
+            anon.strength = s;
+        } else if (a.starts_with("--")) {
+            throw UsageError("unknown option " + a);
+        } else {
+            job.inputs.push_back(a);
+        }
+    }
+    if (job.inputs.empty()) throw UsageError("anonymize needs at least one photo or folder");
+    if (anon.out_dir.empty()) throw UsageError("anonymize needs --out FOLDER");
+    if (concurrency && job.server_url.empty()) throw UsageError("--concurrency needs --server");
+    if (concurrency) job.concurrency = *concurrency;
+    return server::batch::run_anonymize(anon);
+}
+
 // Loads the detector while the socket already answers (/readyz 503), then
 // serves until SIGINT or SIGTERM, and drains (server/http_server.h).
 int serve_command(const std::vector<std::string>& args) {
@@ -338,6 +394,7 @@ int main(int argc, char** argv) {
             return args.empty() ? 2 : 0;
         }
         if (args[0] == "detect") return detect_command({args.begin() + 1, args.end()});
+        if (args[0] == "anonymize") return anonymize_command({args.begin() + 1, args.end()});
         if (args[0] == "serve" || args[0] == "healthcheck") {
             const std::vector<std::string> rest(args.begin() + 1, args.end());
             for (const std::string& a : rest)

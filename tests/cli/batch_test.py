@@ -9,7 +9,9 @@ folder (never into the repository), with a broken photo and a text file:
 - a run killed in the middle, its last line then cut, resumes to the same
   file, byte for byte;
 - --server against a `face-service serve` started here gives the same faces;
-- a folder without --out prints today's {"faces": ..., "photo": ...} lines.
+- a folder without --out prints today's {"faces": ..., "photo": ...} lines;
+- `anonymize FOLDER --out FOLDER2` writes every readable photo under its
+  relative path, and a run again skips them.
 
 Arguments: BINARY SHARED_DIR. Exit 77 (skipped) without the photos.
 """
@@ -181,6 +183,30 @@ def main():
         if [line["faces"] for line in lines] != [r["faces"] for r in results if "/set0/" in r["photo"]]:
             fail("a folder without --out gave other faces")
         print("ok: a folder without --out prints %d lines" % len(lines))
+
+        # anonymize: every readable photo under its relative path, whole; a run again writes nothing.
+        blurred = os.path.join(tmp, "blurred")
+        run = subprocess.run([binary, "anonymize", photos, "--out", blurred], capture_output=True, text=True,
+                             timeout=300)
+        if run.returncode != 1 or "broken.jpg" not in run.stderr:
+            fail("anonymize: exit %d, expected 1 naming broken.jpg: %s" % (run.returncode, run.stderr))
+        written = sorted(os.path.relpath(os.path.join(root, name), blurred)
+                         for root, _, names in os.walk(blurred) for name in names)
+        wanted = sorted(os.path.relpath(p, photos) for p in expected if not p.endswith("broken.jpg"))
+        if written != wanted:
+            fail("anonymize wrote %s, expected %s" % (written, wanted))
+        for name in written:
+            with open(os.path.join(blurred, name), "rb") as f:
+                head = f.read(4)
+            if head[:3] != b"\xff\xd8\xff":
+                fail("anonymize: %s is not a JPEG" % name)
+            if read(os.path.join(blurred, name)) == read(os.path.join(photos, name)):
+                fail("anonymize: %s is the original" % name)
+        again = subprocess.run([binary, "anonymize", photos, "--out", blurred], capture_output=True, text=True,
+                               timeout=300)
+        if "%d of %d photos written already" % (len(wanted), len(wanted) + 1) not in again.stderr:
+            fail("anonymize again did not skip the photos written: %s" % again.stderr)
+        print("ok: anonymize wrote %d photos, and skipped them all when run again" % len(written))
         return 0
     finally:
         if server is not None:

@@ -411,4 +411,79 @@ TEST(RunDetect, ASecondRunAtOnceIsRefused) {
     EXPECT_EQ(server::batch::run_detect(job), 0);
 }
 
+
+TEST(AnonymizedPath, SameRelativePathPngAppendedForTheOthers) {
+    EXPECT_EQ(server::batch::anonymized_path("out", "a/b.jpg"), "out/a/b.jpg");
+    EXPECT_EQ(server::batch::anonymized_path("out", "a/b.JPEG"), "out/a/b.JPEG");
+    EXPECT_EQ(server::batch::anonymized_path("out/", "c.png"), "out/c.png");
+    EXPECT_EQ(server::batch::anonymized_path("out", "d.gif"), "out/d.gif.png");
+    EXPECT_EQ(server::batch::anonymized_path("out", "e.BMP"), "out/e.BMP.png");
+    EXPECT_EQ(server::batch::anonymized_path("out", "named"), "out/named.png");
+}
+
+TEST(AnonymizeQuery, DetectionParametersMethodAndTheOutputsFormat) {
+    server::batch::AnonymizeJob job;
+    job.detect.mode = &mtcnn::find_mode("default");
+    job.detect.confidence = 0.9;
+    EXPECT_EQ(server::batch::anonymize_query(job, "o/a.jpg"), "mode=default&confidence=0.9&method=gaussian&format=jpeg");
+    job.method = "pixelate";
+    job.strength = 0.25;
+    job.detect.max_faces = 2;
+    EXPECT_EQ(server::batch::anonymize_query(job, "o/a.gif.png"),
+              "mode=default&confidence=0.9&max_faces=2&method=pixelate&strength=0.25&format=png");
+}
+
+// Through a fake /api/anonymize that answers the bytes reversed: each
+// output under its relative path, whole (no .part left), and a run again
+// posts nothing.
+TEST(RunAnonymize, WritesEachPhotoOnceUnderItsPathAndResumes) {
+    TempDir dir;
+    dir.file("in/a.jpg", "abc");
+    dir.file("in/sub/b.gif", "xyz");
+    std::atomic<int> posts{0};
+    server::http::ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    server::http::Server http(o);
+    http.route("POST", "/api/anonymize", [&](const server::http::Request& r) {
+        ++posts;
+        server::http::Response out;
+        out.content_type = "image/png";
+        out.body = std::string(r.body.rbegin(), r.body.rend()) + "|" + r.query;
+        return out;
+    });
+    http.listen();
+    std::thread serving([&] { http.run(); });
+    server::batch::AnonymizeJob job;
+    job.detect.inputs = {(dir.path() / "in").string()};
+    job.detect.mode = &mtcnn::find_mode("default");
+    job.detect.server_url = "http://127.0.0.1:" + std::to_string(http.port());
+    job.detect.progress = false;
+    job.out_dir = (dir.path() / "out").string();
+    EXPECT_EQ(server::batch::run_anonymize(job), 0);
+    EXPECT_EQ(read((dir.path() / "out/a.jpg").string()), "cba|mode=default&confidence=0.95&method=gaussian&format=jpeg");
+    EXPECT_EQ(read((dir.path() / "out/sub/b.gif.png").string()),
+              "zyx|mode=default&confidence=0.95&method=gaussian&format=png");
+    EXPECT_FALSE(fs::exists(dir.path() / "out/a.jpg.part"));
+    EXPECT_EQ(posts.load(), 2);
+    fs::remove(dir.path() / "out/sub/b.gif.png");
+    dir.file("out/sub/b.gif.png.part", "a partial write");  // a run killed while writing it
+    EXPECT_EQ(server::batch::run_anonymize(job), 0);
+    EXPECT_EQ(posts.load(), 3);
+    EXPECT_EQ(read((dir.path() / "out/sub/b.gif.png").string()),
+              "zyx|mode=default&confidence=0.95&method=gaussian&format=png");
+    EXPECT_FALSE(fs::exists(dir.path() / "out/sub/b.gif.png.part"));
+
+    // An output folder inside the folder walked: its photos are not walked again.
+    job.out_dir = (dir.path() / "in/blurred").string();
+    EXPECT_EQ(server::batch::run_anonymize(job), 0);
+    EXPECT_EQ(posts.load(), 5);
+    EXPECT_EQ(server::batch::run_anonymize(job), 0);
+    EXPECT_EQ(posts.load(), 5);
+    EXPECT_FALSE(fs::exists(dir.path() / "in/blurred/blurred"));
+    http.stop();
+    serving.join();
+}
+
 }  // namespace
