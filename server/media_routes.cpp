@@ -21,17 +21,6 @@ using http::HttpError;
 using http::Request;
 using http::Response;
 
-// The value of query parameter `name` when given once; 422 when repeated.
-std::optional<std::string> single_value(const Request& request, std::string_view name) {
-    std::optional<std::string> given;
-    for (auto& [key, value] : http::parse_query(request.query)) {
-        if (key != name) continue;
-        if (given) throw HttpError(422, std::string(name) + " given more than once");
-        given = value;
-    }
-    return given;
-}
-
 std::span<const std::uint8_t> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
@@ -83,14 +72,14 @@ std::vector<std::uint8_t> crop_png(const mtcnn::Image& image, const mtcnn::Face&
 
 AnonymizeQuery request_anonymize_query(const Request& request) {
     AnonymizeQuery q;
-    if (const auto method = single_value(request, "method")) {
+    if (const auto method = query_value(request, "method")) {
         try {
             q.options.method = mtcnn::blur_method_from_name(*method);
         } catch (const std::invalid_argument& e) {
             throw HttpError(422, e.what());
         }
     }
-    if (const auto strength = single_value(request, "strength")) {
+    if (const auto strength = query_value(request, "strength")) {
         double s = 0;
         const char* first = strength->data();
         const char* last = first + strength->size();
@@ -100,7 +89,7 @@ AnonymizeQuery request_anonymize_query(const Request& request) {
             throw HttpError(422, "strength must be a number in (0, 1], got '" + *strength + "'");
         q.options.strength = s;
     }
-    if (const auto format = single_value(request, "format")) {
+    if (const auto format = query_value(request, "format")) {
         if (*format == "jpeg")
             q.format = mtcnn::ImageFormat::jpeg;
         else if (*format == "png")
@@ -112,7 +101,7 @@ AnonymizeQuery request_anonymize_query(const Request& request) {
 }
 
 bool request_crops(const Request& request) {
-    const auto crops = single_value(request, "crops");
+    const auto crops = query_value(request, "crops");
     if (!crops || *crops == "false") return false;
     if (*crops == "true") return true;
     throw HttpError(422, "crops must be true or false, got '" + *crops + "'");

@@ -208,6 +208,10 @@ private:
     std::chrono::milliseconds load_time_{0};
 };
 
+// The value of query parameter `name` when given exactly once; nullopt when
+// absent; http::HttpError 422 when repeated. Other parameters are ignored.
+std::optional<std::string> query_value(const http::Request& request, std::string_view name);
+
 // The confidence of a request: the single `confidence` query value, or
 // `fallback` when absent. http::HttpError 422 otherwise.
 double request_confidence(const http::Request& request, double fallback);
