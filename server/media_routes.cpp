@@ -25,12 +25,6 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-Response not_ready() {
-    Response r = http::error_response(503, "not ready");
-    r.headers.push_back({"Retry-After", "1"});
-    return r;
-}
-
 mtcnn::Deadline deadline_of(const ServiceOptions& options) {
     return mtcnn::Deadline::after(std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options.request_timeout));
 }
@@ -116,7 +110,7 @@ void add_crops(nlohmann::json& faces_json, const mtcnn::Image& image, const std:
 }
 
 Response anonymize_response(const FaceService& service, const Request& request) {
-    if (!service.ready()) return not_ready();
+    if (!service.ready()) return not_ready_response();
     const mtcnn::Deadline deadline = deadline_of(service.options());
     const AnonymizeQuery query = request_anonymize_query(request);
     Detected d = detect(service, request, deadline);
@@ -130,7 +124,7 @@ Response anonymize_response(const FaceService& service, const Request& request) 
 }
 
 Response crops_response(const FaceService& service, const Request& request) {
-    if (!service.ready()) return not_ready();
+    if (!service.ready()) return not_ready_response();
     const mtcnn::Deadline deadline = deadline_of(service.options());
     const Detected d = detect(service, request, deadline);
     ZipWriter zip;

@@ -326,6 +326,12 @@ Response FaceService::readyz() const {
                                      {"load_ms", load_time_.count()}});
 }
 
+Response not_ready_response() {
+    Response r = http::error_response(503, "not ready");
+    r.headers.push_back({"Retry-After", "1"});
+    return r;
+}
+
 namespace {
 
 // Counts the detections in flight; the last one to finish hands the memory
@@ -344,12 +350,6 @@ public:
 private:
     std::atomic<int>& in_flight_;
 };
-
-Response not_ready() {
-    Response r = http::error_response(503, "not ready");
-    r.headers.push_back({"Retry-After", "1"});
-    return r;
-}
 
 mtcnn::Deadline request_deadline(const ServiceOptions& options) {
     return mtcnn::Deadline::after(std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options.request_timeout));
@@ -381,7 +381,7 @@ std::vector<mtcnn::Face> FaceService::detect_photo(std::string_view bytes, const
 }
 
 Response FaceService::detect(const Request& request) const {
-    if (!ready()) return not_ready();
+    if (!ready()) return not_ready_response();
     const IdleTrim trim(in_flight_);
     // From here, decoding included (service.h, 503).
     const mtcnn::Deadline deadline = request_deadline(options_);
@@ -410,7 +410,7 @@ Response FaceService::detect(const Request& request) const {
 // so more cores should widen the gap (not measured here).
 // At most threads() photos of a batch are decoded at once.
 Response FaceService::detect_batch(const Request& request) const {
-    if (!ready()) return not_ready();
+    if (!ready()) return not_ready_response();
     const IdleTrim trim(in_flight_);
     const mtcnn::Deadline deadline = request_deadline(options_);  // the whole batch's
     const DetectQuery query = request_detect_query(request, options_.default_mode, options_.default_confidence);

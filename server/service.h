@@ -208,6 +208,9 @@ private:
     std::chrono::milliseconds load_time_{0};
 };
 
+// 503 {"detail": "not ready"} with Retry-After: 1, before load() has finished.
+http::Response not_ready_response();
+
 // The value of query parameter `name` when given exactly once; nullopt when
 // absent; http::HttpError 422 when repeated. Other parameters are ignored.
 std::optional<std::string> query_value(const http::Request& request, std::string_view name);
