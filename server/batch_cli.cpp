@@ -547,9 +547,9 @@ int run_detect(const DetectJob& job) {
         }
         try {
             const mtcnn::Image image = mtcnn::load_image_file(photo);
-            json faces = mtcnn::faces_to_json(mtcnn::detect(*workers.detector, image, mode, job.confidence));
-            if (job.max_faces) faces = keep_largest_json(faces, static_cast<std::size_t>(*job.max_faces));
-            return {std::move(faces), {}};
+            std::vector<mtcnn::Face> faces = mtcnn::detect(*workers.detector, image, mode, job.confidence);
+            if (job.max_faces) faces = mtcnn::keep_largest(std::move(faces), static_cast<std::size_t>(*job.max_faces));
+            return {mtcnn::faces_to_json(faces), {}};
         } catch (const std::bad_alloc&) {
             return {std::nullopt, "out of memory"};
         } catch (const std::exception& e) {

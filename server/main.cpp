@@ -76,22 +76,24 @@ constexpr const char* kUsage = R"(usage:
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--access-log json|off] [--grace-period S]
                      [--max-queue N] [--request-timeout S] [--api-keys K1,K2] [--auth-probes true|false]
-                     [--cors-origins O1,O2|*] [--config FILE] [--weights DIR]
+                     [--cors-origins O1,O2|*] [--max-batch N] [--config FILE] [--weights DIR]
       Serves the page at GET / and the HTTP API: POST /api/detect (the photo
-      as the body, or a multipart form field `image`; ?mode=NAME&confidence=C),
+      as the body, or a multipart form field `image`; ?mode=NAME&confidence=C
+      &min_face_size=N&max_faces=N&crops=true), POST /api/detect/batch (a
+      form of `image` fields), POST /api/anonymize, POST /api/crops (a zip),
       GET /healthz, /readyz, /healthcheck, and /metrics (Prometheus text).
       Flags beat the environment (FACE_SERVICE_PORT, then PORT;
       FACE_SERVICE_HOST, _THREADS, _MODE, _CONFIDENCE, _MAX_BODY, _MAX_PIXELS,
       _ACCESS_LOG, _GRACE_PERIOD, _MAX_QUEUE, _REQUEST_TIMEOUT, _API_KEYS, _AUTH_PROBES,
-      _CORS_ORIGINS, FACE_SERVICE_CONFIG), which beats
+      _CORS_ORIGINS, _MAX_BATCH, FACE_SERVICE_CONFIG), which beats
       the JSON config file
       ({"port": 8000, "host": "0.0.0.0", "threads": 4, "mode": "default", "confidence": 0.95,
         "max_body": 16777216, "max_pixels": 50000000, "access_log": "json",
         "grace_period": 20, "max_queue": 8, "request_timeout": 30, "api_keys": "K1,K2",
-        "auth_probes": false, "cors_origins": "https://app.example.com"}), which beats the defaults
+        "auth_probes": false, "cors_origins": "https://app.example.com", "max_batch": 16}), which beats the defaults
       (port 8000, host 0.0.0.0, threads = cores, mode default, confidence 0.95,
       max body 16 MiB, max pixels 50000000, access log json, grace period 20 s,
-      max queue 2 x threads, request timeout 30 s, no API keys, no CORS).
+      max queue 2 x threads, request timeout 30 s, no API keys, no CORS, max batch 16).
       Logs are JSON lines on stderr, one per request with --access-log json
       (the probes and /metrics are not logged).
       --max-queue N   requests that may wait for a thread; past them a request
@@ -104,6 +106,7 @@ constexpr const char* kUsage = R"(usage:
                       --auth-probes true) the probes and /metrics stay open
       --cors-origins O1,O2  origins (https://host[:port]) whose scripts may call
                       the API, or * for any; default: no CORS headers
+      --max-batch N   photos one POST /api/detect/batch may hold (1 to 64)
       SIGINT or SIGTERM: new connections are refused at once, the requests in
       flight finish (exit 0); those still running after the grace period are
       cut (exit 1).
@@ -116,7 +119,6 @@ constexpr const char* kUsage = R"(usage:
 )";
 
 constexpr double kDefaultConfidence = 0.95;  // the predecessor service's default
-constexpr int kSmallestMinFace = 8;          // below this the first pyramid level grows past 1.5x
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -157,7 +159,7 @@ bool take_detect_flag(const std::vector<std::string>& args, std::size_t& i, serv
         job.confidence = parse_number(a, value());
         if (!(job.confidence >= 0.0 && job.confidence <= 1.0)) throw UsageError("--confidence must be in [0, 1]");
     } else if (a == "--min-face") {
-        job.min_face = parse_count(a, value(), kSmallestMinFace);
+        job.min_face = parse_count(a, value(), mtcnn::kSmallestMinFace);
     } else if (a == "--max-faces") {
         job.max_faces = parse_count(a, value(), 1);
     } else if (a == "--server") {
@@ -218,8 +220,9 @@ int detect_command(const std::vector<std::string>& args) {
     for (const std::string& path : job.inputs) {
         try {
             const mtcnn::Image image = mtcnn::load_image_file(path);
-            nlohmann::json faces = mtcnn::faces_to_json(mtcnn::detect(detector, image, mode, job.confidence));
-            if (job.max_faces) faces = server::batch::keep_largest_json(faces, static_cast<std::size_t>(*job.max_faces));
+            std::vector<mtcnn::Face> found = mtcnn::detect(detector, image, mode, job.confidence);
+            if (job.max_faces) found = mtcnn::keep_largest(std::move(found), static_cast<std::size_t>(*job.max_faces));
+            const nlohmann::json faces = mtcnn::faces_to_json(found);
             if (job.inputs.size() == 1)
                 std::cout << faces.dump() << "\n";
             else

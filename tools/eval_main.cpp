@@ -89,7 +89,6 @@ constexpr const char* kDefaultManifest = "../shared/eval/widerface-dev/manifest.
 constexpr double kDefaultThreshold = 0.0;
 constexpr double kDefaultConfidence = 0.95;  // the service's default
 constexpr double kSmallestFactor = 0.5, kLargestFactor = 0.95;  // beyond: a needlessly coarse or huge pyramid
-constexpr int kSmallestMinFace = 8;  // as face-service: below it the first pyramid level grows past 1.5x
 constexpr int kProgressSteps = 10;   // progress lines per run
 // Operating points of the skin-type sweep (those at or above --threshold).
 constexpr double kSweepConfidences[] = {0.02, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99};
@@ -141,7 +140,7 @@ int parse_count(const std::string& flag, const std::string& text, int smallest) 
 template <class Value>
 bool apply_tuning(const std::string& flag, Value value, mtcnn::DetectOptions& o) {
     if (flag == "--min-face") {
-        o.min_face = parse_count(flag, value(), kSmallestMinFace);
+        o.min_face = parse_count(flag, value(), mtcnn::kSmallestMinFace);
     } else if (flag == "--factor") {
         const double f = parse_number(flag, value());
         if (!(f >= kSmallestFactor && f <= kLargestFactor)) throw UsageError("--factor must be in [0.5, 0.95]");
