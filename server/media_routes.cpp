@@ -25,10 +25,6 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-mtcnn::Deadline deadline_of(const ServiceOptions& options) {
-    return mtcnn::Deadline::after(std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options.request_timeout));
-}
-
 // A photo's pixels and faces, for one of these routes: the query checked
 // (by the caller's own rules first), the bytes decoded, the faces found.
 struct Detected {
@@ -111,10 +107,10 @@ void add_crops(nlohmann::json& faces_json, const mtcnn::Image& image, const std:
 
 Response anonymize_response(const FaceService& service, const Request& request) {
     if (!service.ready()) return not_ready_response();
-    const mtcnn::Deadline deadline = deadline_of(service.options());
+    const mtcnn::Deadline deadline = service.request_deadline();
     const AnonymizeQuery query = request_anonymize_query(request);
     Detected d = detect(service, request, deadline);
-    mtcnn::anonymize(d.image, d.faces, query.options, deadline);
+    service.within_time_limit([&] { mtcnn::anonymize(d.image, d.faces, query.options, deadline); });
     const mtcnn::ImageFormat format =
         query.format ? *query.format : (d.format == mtcnn::ImageFormat::jpeg ? d.format : mtcnn::ImageFormat::png);
     const std::vector<std::uint8_t> bytes = mtcnn::encode_image(d.image, format);
@@ -125,13 +121,15 @@ Response anonymize_response(const FaceService& service, const Request& request) 
 
 Response crops_response(const FaceService& service, const Request& request) {
     if (!service.ready()) return not_ready_response();
-    const mtcnn::Deadline deadline = deadline_of(service.options());
+    const mtcnn::Deadline deadline = service.request_deadline();
     const Detected d = detect(service, request, deadline);
     ZipWriter zip;
-    for (std::size_t i = 0; i < d.faces.size(); ++i) {
-        deadline.check();
-        zip.add("face-" + std::to_string(i + 1) + ".png", crop_png(d.image, d.faces[i]));
-    }
+    service.within_time_limit([&] {
+        for (std::size_t i = 0; i < d.faces.size(); ++i) {
+            deadline.check();
+            zip.add("face-" + std::to_string(i + 1) + ".png", crop_png(d.image, d.faces[i]));
+        }
+    });
     zip.add("faces.json", as_bytes(mtcnn::faces_to_json(d.faces).dump()));
     return file_response(zip.finish(), "application/zip", "faces.zip", d.faces.size());
 }

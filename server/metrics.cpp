@@ -172,7 +172,7 @@ std::string ServiceMetrics::render(const Live& live) const {
     out.sample(rejected, {}, static_cast<double>(live.rejected));
 
     const std::string timeouts = name("detection_timeouts_total");
-    out.family(timeouts, "counter", "Detections stopped at the request_timeout setting (answered 503).");
+    out.family(timeouts, "counter", "Detections, or the blurring or crops after them, stopped at the request_timeout setting (answered 503).");
     out.sample(timeouts, {}, static_cast<double>(timeouts_.load(std::memory_order_relaxed)));
 
     const std::string ready = name("ready");

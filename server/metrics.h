@@ -97,7 +97,8 @@ public:
 
     void observe_request(std::string_view route, int status, double seconds);
     void observe_detection(const mtcnn::DetectStats& stats, std::size_t faces, double megapixels);
-    // A detection stopped at request_timeout (answered 503).
+    // A detection, or the blurring or crops after it, stopped at
+    // request_timeout (answered 503).
     void observe_timeout() { timeouts_.fetch_add(1, std::memory_order_relaxed); }
 
     std::string render(const Live& live) const;

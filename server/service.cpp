@@ -351,11 +351,19 @@ private:
     std::atomic<int>& in_flight_;
 };
 
-mtcnn::Deadline request_deadline(const ServiceOptions& options) {
-    return mtcnn::Deadline::after(std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options.request_timeout));
+}  // namespace
+
+mtcnn::Deadline FaceService::request_deadline() const {
+    return mtcnn::Deadline::after(std::chrono::duration_cast<mtcnn::Deadline::Clock::duration>(options_.request_timeout));
 }
 
-}  // namespace
+void FaceService::timed_out() const {
+    metrics_.observe_timeout();
+    std::ostringstream limit;
+    limit << options_.request_timeout.count();
+    throw mtcnn::DetectionTimeout("the detection ran past the time limit of " + limit.str() +
+                                  " s; retry later, or send a smaller photo");
+}
 
 std::vector<mtcnn::Face> FaceService::detect_photo(std::string_view bytes, const DetectQuery& query,
                                                    const mtcnn::Deadline& deadline, mtcnn::Image* decoded) const {
@@ -368,11 +376,7 @@ std::vector<mtcnn::Face> FaceService::detect_photo(std::string_view bytes, const
                                     mtcnn::DecodeLimits{options_.max_pixels});
         faces = mtcnn::detect(*detector_, image, query.mode, query.confidence, &stats, deadline);
     } catch (const mtcnn::DetectionTimeout&) {
-        metrics_.observe_timeout();
-        std::ostringstream limit;
-        limit << options_.request_timeout.count();
-        throw mtcnn::DetectionTimeout("the detection ran past the time limit of " + limit.str() +
-                                      " s; retry later, or send a smaller photo");
+        timed_out();
     }
     if (query.max_faces) faces = mtcnn::keep_largest(std::move(faces), *query.max_faces);
     metrics_.observe_detection(stats, faces.size(), static_cast<double>(image.width) * image.height / 1e6);
@@ -384,7 +388,7 @@ Response FaceService::detect(const Request& request) const {
     if (!ready()) return not_ready_response();
     const IdleTrim trim(in_flight_);
     // From here, decoding included (service.h, 503).
-    const mtcnn::Deadline deadline = request_deadline(options_);
+    const mtcnn::Deadline deadline = request_deadline();
     // Per request: the detector is shared and const.
     const DetectQuery query = request_detect_query(request, options_.default_mode, options_.default_confidence);
     const bool crops = request_crops(request);  // server/media_routes.h
@@ -393,7 +397,7 @@ Response FaceService::detect(const Request& request) const {
     mtcnn::Image image;
     const std::vector<mtcnn::Face> faces = detect_photo(bytes, query, deadline, crops ? &image : nullptr);
     nlohmann::json body = mtcnn::faces_to_json(faces);
-    if (crops) add_crops(body, image, faces, deadline);
+    if (crops) within_time_limit([&] { add_crops(body, image, faces, deadline); });
     Response r = http::json_response(200, body);
     r.log_fields["faces"] = faces.size();
     return r;
@@ -412,7 +416,7 @@ Response FaceService::detect(const Request& request) const {
 Response FaceService::detect_batch(const Request& request) const {
     if (!ready()) return not_ready_response();
     const IdleTrim trim(in_flight_);
-    const mtcnn::Deadline deadline = request_deadline(options_);  // the whole batch's
+    const mtcnn::Deadline deadline = request_deadline();  // the whole batch's
     const DetectQuery query = request_detect_query(request, options_.default_mode, options_.default_confidence);
     const std::vector<http::FormPart> photos = request_images(request);
     if (photos.size() > options_.max_batch)

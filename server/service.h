@@ -191,6 +191,19 @@ public:
     // naming request_timeout). Needs ready().
     std::vector<mtcnn::Face> detect_photo(std::string_view bytes, const DetectQuery& query,
                                           const mtcnn::Deadline& deadline, mtcnn::Image* decoded = nullptr) const;
+    // A request's deadline: options().request_timeout from now.
+    mtcnn::Deadline request_deadline() const;
+    // Runs `work` (blurring, crops: what follows a detection) and counts its
+    // DetectionTimeout in /metrics, rethrown with request_timeout in its
+    // detail, as detect_photo does.
+    template <typename Work>
+    void within_time_limit(Work&& work) const {
+        try {
+            work();
+        } catch (const mtcnn::DetectionTimeout&) {
+            timed_out();
+        }
+    }
     http::Response readyz() const;
     // The /metrics body with the server's live gauges.
     http::Response metrics(const http::Server::Load& load, std::uint64_t rejected) const;
@@ -199,6 +212,9 @@ public:
     void record(const http::Exchange& exchange) const;
 
 private:
+    // Counts a timeout, and throws DetectionTimeout naming request_timeout.
+    [[noreturn]] void timed_out() const;
+
     ServiceOptions options_;
     AccessPolicy access_;             // from options_, read-only
     mutable ServiceMetrics metrics_;  // thread-safe counters

@@ -391,6 +391,35 @@ TEST(FaceService, DetectionPastTheTimeLimitIs503) {
     EXPECT_EQ(tiny.readyz().status, 200);  // still ready: a timeout is the request's, not the service's
 }
 
+// What follows a detection (blurring, crops) is timed by the same limit:
+// its DetectionTimeout is counted in /metrics like a detection's and gets
+// the same detail; other errors pass through untouched.
+TEST(FaceService, TimeoutsAfterTheDetectionAreCountedToo) {
+    using namespace std::chrono_literals;
+    server::ServiceOptions options{"default", 0.95, 50'000'000, 1, engine::configured_isa()};
+    options.access_log = false;
+    options.request_timeout = 2s;
+    const server::FaceService service(options);
+    const auto timeouts = [&] {
+        return testing_support::check_exposition(service.metrics({}, 0).body)
+            .value("face_service_detection_timeouts_total");
+    };
+    EXPECT_EQ(timeouts(), 0);
+    int ran = 0;
+    service.within_time_limit([&] { ++ran; });
+    EXPECT_EQ(ran, 1);
+    EXPECT_EQ(timeouts(), 0);
+    try {
+        service.within_time_limit([] { throw mtcnn::DetectionTimeout("the blur ran late"); });
+        ADD_FAILURE() << "no DetectionTimeout";
+    } catch (const mtcnn::DetectionTimeout& e) {
+        EXPECT_STREQ(e.what(), "the detection ran past the time limit of 2 s; retry later, or send a smaller photo");
+    }
+    EXPECT_EQ(timeouts(), 1);
+    EXPECT_THROW(service.within_time_limit([] { throw std::invalid_argument("no"); }), std::invalid_argument);
+    EXPECT_EQ(timeouts(), 1);
+}
+
 // The bytes of a file of ../shared, or "" when absent.
 std::string shared_file(const std::string& relative) {
     std::ifstream in(testing_support::shared_dir() / relative, std::ios::binary);
