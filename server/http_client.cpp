@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/ascii.h"
+
 namespace server::http_client {
 namespace {
 
@@ -25,17 +27,8 @@ constexpr std::size_t kMaxHead = 64 * 1024;
 constexpr std::size_t kMaxBody = 64 * 1024 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using ascii::lower;
+using ascii::trim;
 
 bool has_control_or_space(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == '\x7f'; });

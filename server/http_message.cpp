@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "server/ascii.h"
+
 namespace server::http {
 namespace {
 
@@ -15,17 +17,8 @@ bool is_tchar(char c) {
 
 bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using ascii::lower;
+using ascii::trim;
 
 // Comma-separated list elements of every header of that name, trimmed, lower-case, empty ones dropped.
 std::vector<std::string> header_list(const Request& r, std::string_view name) {
