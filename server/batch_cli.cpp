@@ -33,6 +33,7 @@
 #include "mtcnn/encode.h"
 #include "mtcnn/face_json.h"
 #include "mtcnn/image.h"
+#include "server/ascii.h"
 
 namespace server::batch {
 namespace {
@@ -41,11 +42,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
+using ascii::lower;
 
 // Depth first, each folder's entries in byte order of their names;
 // `relative` is `folder` from the folder named on the command line.
@@ -519,6 +516,10 @@ int run_detect(const DetectJob& job) {
                 ++skipped;
             else
                 todo.push_back(std::move(photo));
+        const std::string record = job.out + ".params.json";
+        if (check_parameters(record, job_parameters(job), !finished.photos.empty()) && job.progress)
+            std::cerr << "face-service: " << job.out << " had no record of its parameters; " << record
+                      << " now holds this run's\n";
         if (job.progress && (skipped > 0 || finished.dropped_partial_line))
             std::cerr << "face-service: resuming " << job.out << ": " << skipped << " of "
                       << skipped + todo.size() << " photos already there"
@@ -593,6 +594,33 @@ void write_whole(const std::string& target, std::string_view bytes) {
 
 }  // namespace
 
+json job_parameters(const DetectJob& job) {
+    const auto optional = [](const std::optional<int>& n) { return n ? json(*n) : json(nullptr); };
+    return {{"mode", job.mode->name},
+            {"confidence", job.confidence},
+            {"min_face_size", optional(job.min_face)},
+            {"max_faces", optional(job.max_faces)}};
+}
+
+bool check_parameters(const std::string& record, const json& parameters, bool earlier_output) {
+    std::error_code ec;
+    if (earlier_output && fs::exists(record, ec)) {
+        json recorded;
+        try {
+            recorded = json::parse(read_file(record));
+        } catch (const std::exception&) {
+            throw BatchError(record + ": not a record of parameters; delete it to take this run's");
+        }
+        if (recorded != parameters)
+            throw BatchError(record + ": the results so far were made with " + recorded.dump() +
+                             ", this run asks for " + parameters.dump() +
+                             ": resume with those, or choose another --out");
+        return false;
+    }
+    write_whole(record, parameters.dump() + "\n");
+    return earlier_output;
+}
+
 std::string anonymized_path(const std::string& out_dir, const std::string& relative) {
     fs::path target = fs::path(out_dir) / relative;
     if (!is_jpeg_name(target) && lower(target.extension().string()) != ".png") target += ".png";
@@ -630,6 +658,13 @@ int run_anonymize(const AnonymizeJob& job) {
         else
             todo.push_back({std::move(collected.photos[i]), std::move(target)});
     }
+    json parameters = job_parameters(d);
+    parameters["method"] = job.method;
+    parameters["strength"] = job.strength.value_or(mtcnn::kDefaultStrength);
+    const std::string record = (fs::path(job.out_dir) / ".face-service-anonymize.json").string();
+    if (check_parameters(record, parameters, skipped > 0) && d.progress)
+        std::cerr << "face-service: " << job.out_dir << " had no record of its parameters; " << record
+                  << " now holds this run's\n";
     if (d.progress && skipped > 0)
         std::cerr << "face-service: resuming " << job.out_dir << ": " << skipped << " of " << skipped + todo.size()
                   << " photos written already\n";

@@ -26,9 +26,15 @@
 //   a line (faces or error) is skipped. A last line without its newline (a
 //   crash in the middle of a write) is cut off the file and its photo done
 //   again. Any other line that is not such a JSON object means --out is not
-//   a results file: the run refuses to touch it. The parameters are not
-//   compared: resuming with another --mode mixes the two. The file is locked
+//   a results file: the run refuses to touch it. The file is locked
 //   (flock) while a run writes it; a second run at once is refused.
+// - The parameters that shape the lines (mode, confidence, min_face_size,
+//   max_faces) are recorded beside the file, in OUT.params.json; a run that
+//   resumes a file with lines and asks for other ones is refused before it
+//   writes anything, so one file never mixes two settings. A file without a
+//   record (written before records, or the record deleted) takes the run's.
+//   The weights and --server are not recorded: the same cascade gives the
+//   same faces here or through a service.
 // - An unreadable photo is an error line (and exit status 1), not a stop.
 //   With --server, a reply about the photo (400, 413, 415, 500) is an error
 //   line too; 429, 502, 503, 504 and connection failures are retried with
@@ -171,6 +177,19 @@ struct DetectJob {
 // server/service.h).
 std::string detect_query(const DetectJob& job);
 
+// The parameters a run records beside its output, as JSON:
+// {"mode", "confidence", "min_face_size", "max_faces"}, the last two null
+// when not given; anonymize adds "method" and "strength".
+nlohmann::json job_parameters(const DetectJob& job);
+
+// The record of `parameters` at `record`. Without `earlier_output` (nothing
+// written yet that the parameters shaped), it is written (replacing one
+// there). With it, an existing record must hold the same parameters:
+// BatchError naming both otherwise, or for a record that is not one; a
+// missing record is written. Returns whether it was missing with earlier
+// output (the caller says so). Written to RECORD.part, then renamed.
+bool check_parameters(const std::string& record, const nlohmann::json& parameters, bool earlier_output);
+
 // Runs the job; the exit status (0, or 1 when a photo failed). Throws
 // BatchError. Without `out`, prints what `detect PHOTO...` prints: the list
 // for a single photo named on the command line, else one
@@ -191,6 +210,9 @@ int run_detect(const DetectJob& job);
 // written nowhere; a run again tries it again. Folders named at once share
 // FOLDER: the same relative path in two of them is written once. Photos
 // inside FOLDER itself (when it lies in a folder walked) are left alone.
+// The parameters, method and strength included, are recorded in
+// FOLDER/.face-service-anonymize.json and checked when a run resumes, as
+// for `detect` above.
 struct AnonymizeJob {
     DetectJob detect;                   // the photos, the detection's parameters, --server; not `out`
     std::string out_dir;
@@ -203,6 +225,19 @@ std::string anonymized_path(const std::string& out_dir, const std::string& relat
 
 // The query of /api/anonymize for `job` and an output named `output`.
 std::string anonymize_query(const AnonymizeJob& job, const std::string& output);
+
+// The parameters a run records beside its output, as JSON:
+// {"mode", "confidence", "min_face_size", "max_faces"}, the last two null
+// when not given; anonymize adds "method" and "strength".
+nlohmann::json job_parameters(const DetectJob& job);
+
+// The record of `parameters` at `record`. Without `earlier_output` (nothing
+// written yet that the parameters shaped), it is written (replacing one
+// there). With it, an existing record must hold the same parameters:
+// BatchError naming both otherwise, or for a record that is not one; a
+// missing record is written. Returns whether it was missing with earlier
+// output (the caller says so). Written to RECORD.part, then renamed.
+bool check_parameters(const std::string& record, const nlohmann::json& parameters, bool earlier_output);
 
 // Runs the job; the exit status (0, or 1 when a photo failed). Throws BatchError.
 int run_anonymize(const AnonymizeJob& job);

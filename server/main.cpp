@@ -48,6 +48,8 @@ constexpr const char* kUsage = R"(usage:
                       {"photo": PATH, "faces": [...]} or {"photo": PATH, "error": "..."},
                       on every core, with progress on stderr; run again with
                       the same FILE to resume: the photos in it are skipped
+                      (FILE.params.json records the parameters; resuming with
+                      others is refused)
       --mode NAME     faithful (the predecessor's cascade and raw scores),
                       default, or accurate (slower); default: default
       --confidence C  the least confidence of a face printed, in [0, 1] (default 0.95)
@@ -69,7 +71,8 @@ constexpr const char* kUsage = R"(usage:
       JPEG (quality 90) for .jpg .jpeg .jpe .jfif, PNG for .png, PNG with
       ".png" appended for the others. Each is written to NAME.part and
       renamed when whole; run again to resume: photos whose output exists
-      are skipped. The detection flags and --server are detect's
+      are skipped (FOLDER/.face-service-anonymize.json records the
+      parameters; resuming with others is refused). The detection flags and --server are detect's
       (URL/api/anonymize); --method (default gaussian) and --strength
       (in (0, 1], default 0.15, a fraction of the face's width: the blur's
       sigma or the blocks' side) are /api/anonymize's.

@@ -6,6 +6,7 @@ folder (never into the repository), with a broken photo and a text file:
 - the results file is complete: one line per photo, in name order, the
   broken photo an error line, the text file left out;
 - a second run skips every photo and leaves the file as it was;
+- resuming with another --mode is refused, the file left as it was;
 - a run killed in the middle, its last line then cut, resumes to the same
   file, byte for byte;
 - --server against a `face-service serve` started here gives the same faces;
@@ -122,6 +123,18 @@ def main():
             fail("the second run did not say it skipped everything: %s" % again.stderr)
         print("ok: the second run skipped all in %.2f s" % (time.monotonic() - began))
 
+        # Resuming with other parameters: refused, the file untouched.
+        with open(first, "r+b") as f:
+            f.truncate(before.index(b"\n") + 1)  # photos left to do
+        shorter = read(first)
+        other = detect(first, "--mode", "faithful")
+        if other.returncode != 1 or "this run asks for" not in other.stderr or read(first) != shorter:
+            fail("resuming with another --mode: exit %d, %s" % (other.returncode, other.stderr))
+        detect(first)
+        if read(first) != before:
+            fail("resuming with the same parameters did not give the same file")
+        print("ok: resuming with another --mode is refused: " + other.stderr.strip().splitlines()[-1])
+
         # Killed in the middle, a partial line left: resumed to the same file.
         killed = os.path.join(tmp, "killed.jsonl")
         process = subprocess.Popen([binary, "detect", photos, "--out", killed],
@@ -191,7 +204,8 @@ def main():
         if run.returncode != 1 or "broken.jpg" not in run.stderr:
             fail("anonymize: exit %d, expected 1 naming broken.jpg: %s" % (run.returncode, run.stderr))
         written = sorted(os.path.relpath(os.path.join(root, name), blurred)
-                         for root, _, names in os.walk(blurred) for name in names)
+                         for root, _, names in os.walk(blurred) for name in names
+                         if name != ".face-service-anonymize.json")  # the parameters' record
         wanted = sorted(os.path.relpath(p, photos) for p in expected if not p.endswith("broken.jpg"))
         if written != wanted:
             fail("anonymize wrote %s, expected %s" % (written, wanted))

@@ -393,6 +393,78 @@ TEST(RunDetect, ARunStoppedByTheServiceKeepsWhatWasDoneInOrder) {
                                               "the service answered 200 without a list of faces"));
 }
 
+TEST(JobParameters, WhatShapesTheLines) {
+    server::batch::DetectJob job;
+    job.mode = &mtcnn::find_mode("faithful");
+    job.confidence = 0.7;
+    EXPECT_EQ(server::batch::job_parameters(job),
+              json::parse(R"({"mode": "faithful", "confidence": 0.7, "min_face_size": null, "max_faces": null})"));
+    job.min_face = 24;
+    job.max_faces = 3;
+    job.server_url = "http://127.0.0.1:1";  // not a parameter of the lines
+    EXPECT_EQ(server::batch::job_parameters(job),
+              json::parse(R"({"mode": "faithful", "confidence": 0.7, "min_face_size": 24, "max_faces": 3})"));
+}
+
+// The record is written when nothing came before, checked when something
+// did, and taken up when earlier output has none.
+TEST(CheckParameters, WrittenCheckedOrTakenUp) {
+    TempDir dir;
+    const std::string record = (dir.path() / "r.jsonl.params.json").string();
+    const json one = {{"mode", "default"}, {"confidence", 0.95}};
+    const json other = {{"mode", "faithful"}, {"confidence", 0.95}};
+    EXPECT_FALSE(server::batch::check_parameters(record, one, false));
+    EXPECT_EQ(json::parse(read(record)), one);
+    EXPECT_FALSE(fs::exists(record + ".part"));
+    EXPECT_FALSE(server::batch::check_parameters(record, one, true));  // the same: resume
+    try {
+        server::batch::check_parameters(record, other, true);
+        ADD_FAILURE() << "other parameters were taken";
+    } catch (const BatchError& e) {
+        EXPECT_NE(std::string(e.what()).find(R"(made with {"confidence":0.95,"mode":"default"}, this run asks for )"
+                                             R"({"confidence":0.95,"mode":"faithful"})"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(json::parse(read(record)), one);  // left as it was
+    EXPECT_FALSE(server::batch::check_parameters(record, other, false));  // a fresh start replaces it
+    EXPECT_EQ(json::parse(read(record)), other);
+
+    fs::remove(record);
+    EXPECT_TRUE(server::batch::check_parameters(record, one, true));  // earlier output without a record
+    EXPECT_EQ(json::parse(read(record)), one);
+
+    dir.file("r.jsonl.params.json", "not json");
+    EXPECT_THROW(server::batch::check_parameters(record, one, true), BatchError);
+}
+
+// A results file is resumed only with the parameters that began it; the
+// refused run writes nothing and posts nothing.
+TEST(RunDetect, ResumingWithOtherParametersIsRefused) {
+    TempDir dir;
+    dir.file("p/1.jpg", "1");
+    dir.file("p/2.jpg", "22");
+    FakeService service;
+    server::batch::DetectJob job;
+    job.inputs = {(dir.path() / "p").string()};
+    job.out = (dir.path() / "r.jsonl").string();
+    job.mode = &mtcnn::find_mode("default");
+    job.server_url = service.url();
+    job.progress = false;
+    EXPECT_EQ(server::batch::run_detect(job), 0);
+    const std::string first = read(job.out);
+    EXPECT_EQ(json::parse(read(job.out + ".params.json")), server::batch::job_parameters(job));
+
+    dir.file("r.jsonl", first.substr(0, first.find('\n') + 1));  // the second photo still to do
+    job.confidence = 0.5;
+    EXPECT_THROW(server::batch::run_detect(job), BatchError);
+    EXPECT_EQ(service.queries().size(), 2u);
+    EXPECT_EQ(read(job.out), first.substr(0, first.find('\n') + 1));
+    job.confidence = 0.95;
+    EXPECT_EQ(server::batch::run_detect(job), 0);
+    EXPECT_EQ(read(job.out), first);
+}
+
 TEST(RunDetect, ASecondRunAtOnceIsRefused) {
     TempDir dir;
     const std::string out = (dir.path() / "r.jsonl").string();
@@ -474,13 +546,25 @@ TEST(RunAnonymize, WritesEachPhotoOnceUnderItsPathAndResumes) {
     EXPECT_EQ(read((dir.path() / "out/sub/b.gif.png").string()),
               "zyx|mode=default&confidence=0.95&method=gaussian&format=png");
     EXPECT_FALSE(fs::exists(dir.path() / "out/sub/b.gif.png.part"));
+    EXPECT_EQ(json::parse(read((dir.path() / "out/.face-service-anonymize.json").string())),
+              json::parse(R"({"mode": "default", "confidence": 0.95, "min_face_size": null, "max_faces": null,
+                              "method": "gaussian", "strength": 0.15})"));
+
+    // Resuming with another method is refused before a photo is posted.
+    fs::remove(dir.path() / "out/sub/b.gif.png");
+    job.method = "pixelate";
+    EXPECT_THROW(server::batch::run_anonymize(job), BatchError);
+    EXPECT_EQ(posts.load(), 3);
+    job.method = "gaussian";
+    EXPECT_EQ(server::batch::run_anonymize(job), 0);
+    EXPECT_EQ(posts.load(), 4);
 
     // An output folder inside the folder walked: its photos are not walked again.
     job.out_dir = (dir.path() / "in/blurred").string();
     EXPECT_EQ(server::batch::run_anonymize(job), 0);
-    EXPECT_EQ(posts.load(), 5);
+    EXPECT_EQ(posts.load(), 6);
     EXPECT_EQ(server::batch::run_anonymize(job), 0);
-    EXPECT_EQ(posts.load(), 5);
+    EXPECT_EQ(posts.load(), 6);
     EXPECT_FALSE(fs::exists(dir.path() / "in/blurred/blurred"));
     http.stop();
     serving.join();
