@@ -78,7 +78,9 @@ Endpoint parse_base_url(std::string_view url) {
         return std::invalid_argument("invalid base URL \"" + std::string(url) + "\": " + why);
     };
     const std::string scheme = lower(url.substr(0, url.find("://")));
-    if (scheme == "https") throw bad("https is not supported, only http://");
+    if (scheme == "https")
+        throw bad("https is not supported, only http://: from outside the cluster, reach the Service through "
+                  "kubectl port-forward");
     if (url.find("://") == std::string_view::npos || scheme != "http") throw bad("it must start with http://");
     std::string_view rest = url.substr(7);
     if (rest.ends_with('/')) rest.remove_suffix(1);

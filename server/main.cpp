@@ -72,10 +72,11 @@ constexpr const char* kUsage = R"(usage:
       ".png" appended for the others. Each is written to NAME.part and
       renamed when whole; run again to resume: photos whose output exists
       are skipped (FOLDER/.face-service-anonymize.json records the
-      parameters; resuming with others is refused). The detection flags and --server are detect's
-      (URL/api/anonymize); --method (default gaussian) and --strength
-      (in (0, 1], default 0.15, a fraction of the face's width: the blur's
-      sigma or the blocks' side) are /api/anonymize's.
+      parameters; resuming with others is refused). The detection flags
+      and --server are detect's (URL/api/anonymize); --method (default
+      gaussian) and --strength (in (0, 1], default 0.15, a fraction of the
+      face's width: the blur's sigma or the blocks' side) are
+      /api/anonymize's.
   face-service serve [--port N] [--host ADDR] [--threads N] [--mode NAME] [--confidence C]
                      [--max-body BYTES] [--max-pixels N] [--access-log json|off] [--grace-period S]
                      [--max-queue N] [--request-timeout S] [--api-keys K1,K2] [--auth-probes true|false]
@@ -93,7 +94,8 @@ constexpr const char* kUsage = R"(usage:
       ({"port": 8000, "host": "0.0.0.0", "threads": 4, "mode": "default", "confidence": 0.95,
         "max_body": 16777216, "max_pixels": 50000000, "access_log": "json",
         "grace_period": 20, "max_queue": 8, "request_timeout": 30, "api_keys": "K1,K2",
-        "auth_probes": false, "cors_origins": "https://app.example.com", "max_batch": 16}), which beats the defaults
+        "auth_probes": false, "cors_origins": "https://app.example.com", "max_batch": 16}),
+      which beats the defaults
       (port 8000, host 0.0.0.0, threads = cores, mode default, confidence 0.95,
       max body 16 MiB, max pixels 50000000, access log json, grace period 20 s,
       max queue 2 x threads, request timeout 30 s, no API keys, no CORS, max batch 16).
