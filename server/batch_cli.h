@@ -160,8 +160,8 @@ private:
 struct DetectJob {
     std::vector<std::string> inputs;  // files and folders
     std::string out;                  // results file; empty: print as `detect PHOTO...` does
-    const mtcnn::Mode* mode = nullptr;
-    double confidence = 0.95;
+    const mtcnn::Mode* mode = &mtcnn::find_mode(mtcnn::kDefaultMode);
+    double confidence = 0.95;         // the predecessor service's default
     std::optional<int> min_face;
     std::optional<int> max_faces;
     std::string weights_dir;

@@ -123,7 +123,6 @@ constexpr const char* kUsage = R"(usage:
   face-service --help
 )";
 
-constexpr double kDefaultConfidence = 0.95;  // the predecessor service's default
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -188,8 +187,6 @@ bool take_detect_flag(const std::vector<std::string>& args, std::size_t& i, serv
 
 int detect_command(const std::vector<std::string>& args) {
     server::batch::DetectJob job;
-    job.mode = &mtcnn::find_mode(mtcnn::kDefaultMode);
-    job.confidence = kDefaultConfidence;
     std::optional<int> concurrency;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -243,8 +240,6 @@ int detect_command(const std::vector<std::string>& args) {
 int anonymize_command(const std::vector<std::string>& args) {
     server::batch::AnonymizeJob anon;
     server::batch::DetectJob& job = anon.detect;
-    job.mode = &mtcnn::find_mode(mtcnn::kDefaultMode);
-    job.confidence = kDefaultConfidence;
     std::optional<int> concurrency;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];

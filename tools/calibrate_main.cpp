@@ -95,10 +95,7 @@ Args parse_args(const std::vector<std::string>& args) {
     }
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& flag = args[i];
-        auto value = [&]() -> const std::string& {
-            if (i + 1 >= args.size()) throw UsageError(flag + " needs a value");
-            return args[++i];
-        };
+        const auto value = [&] { return tools::cli::flag_value(args, i); };
         if (flag == "--manifest") {
             a.manifest = value();
         } else if (flag == "--detections") {

@@ -24,6 +24,13 @@ inline double parse_number(const std::string& flag, const std::string& text) {
     return value;
 }
 
+// The value after the flag args[i], moving i onto it; UsageError naming the
+// flag when there is none.
+inline const std::string& flag_value(const std::vector<std::string>& args, std::size_t& i) {
+    if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
+    return args[++i];
+}
+
 // `--help` / `-h` anywhere prints `usage`; otherwise runs `command`, mapping
 // UsageError to status 2 (with the usage) and other errors to status 1.
 inline int run_main(const char* program, const char* usage, int argc, char** argv,
