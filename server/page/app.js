@@ -16,6 +16,23 @@
 // The API key field: when filled, its value goes with each detection as
 // X-API-Key (server/access.h); it is never stored, so a reload forgets it.
 //
+// Several photos at once (picked together, or dropped together) go in one
+// request to POST /api/detect/batch, a multipart form with one `image` file
+// per photo, at the same floor, mode and key; the answer has one entry per
+// photo, in order: {"name", "faces"} or {"name", "error": {"status",
+// "detail"}} (README.md). #batch lists them, each photo with its face count at
+// the slider's value as a button that shows it (the first one with faces is
+// shown at once), each failed one with its error as text; the photo chosen is
+// drawn from that answer, never sent again, exactly as a single photo is. A
+// refusal of the whole batch (413 past the service's max_batch, 400 past the
+// 64 form parts any multipart body may hold, 401, ...) is an error in words,
+// with the service's detail. Mirrored on #result: data-batch-state (idle: one
+// photo or none; sending, done, error), data-batch-photos (the entries of the
+// answer on show, 0 otherwise) and data-batch-chosen (the index of the entry
+// on show, absent when none); on each #batch-list item data-name, and either
+// data-faces-detected and data-faces-shown (as on #result) or data-error (the
+// entry's HTTP status).
+//
 // The Anonymize button sends the photo on show to POST /api/anonymize at the
 // slider's confidence and the chosen mode (so the faces blurred are those
 // shown) and saves the answer through a temporary link to a blob: URL, with
@@ -40,6 +57,9 @@ const photo = document.getElementById('photo');
 const overlay = document.getElementById('overlay');
 const faceList = document.getElementById('faces');
 const anonymizeButton = document.getElementById('anonymize');
+const batchSection = document.getElementById('batch');
+const batchSummary = document.getElementById('batch-summary');
+const batchList = document.getElementById('batch-list');
 
 document.getElementById('floor').textContent = FLOOR.toFixed(2);
 slider.min = String(FLOOR);
@@ -47,7 +67,10 @@ slider.min = String(FLOOR);
 let faces = [];           // the last answer, every face down to FLOOR
 let photoUrl = null;      // object URL of the photo on show
 let controller = null;    // aborts a detection still running when another photo comes
-let lastFile = null;      // sent again when the mode changes
+let lastFile = null;      // the photo on show: sent again when the mode changes, and anonymized
+let batchFiles = [];      // the photos of the batch last sent (sent again when the mode changes), or none
+let batchEntries = [];    // its answer, one entry per photo, in order
+let chosen = -1;          // the index of the batch entry on show
 
 // Confidences are shown rounded down, so a label never reads higher than a
 // slider value that hides the face.
@@ -57,6 +80,8 @@ const threshold = () => Number(slider.value);
 function setState(state) {
     result.dataset.state = state;
 }
+
+const plural = (n, noun) => `${n} ${n === 1 ? noun : `${noun}s`}`;
 
 function showError(message) {
     errorLine.textContent = message;
@@ -68,8 +93,8 @@ function showError(message) {
 
 // The query of a detection: the mode only when one is chosen, so that the
 // service's configured default applies otherwise.
-function detectUrl() {
-    return `/api/detect?${modeQuery()}confidence=${FLOOR}`;
+function detectUrl(path = '/api/detect') {
+    return `${path}?${modeQuery()}confidence=${FLOOR}`;
 }
 
 // The query of a detection or an anonymisation: the mode only when one is
@@ -78,11 +103,34 @@ function modeQuery() {
     return modeSelect.value ? `mode=${encodeURIComponent(modeSelect.value)}&` : '';
 }
 
-function requestHeaders(file) {
-    const headers = { 'Content-Type': file.type || 'application/octet-stream' };
+function keyHeaders() {
     const key = apiKeyInput.value.trim();
-    if (key) headers['X-API-Key'] = key;
-    return headers;
+    return key ? { 'X-API-Key': key } : {};
+}
+
+function requestHeaders(file) {
+    return { 'Content-Type': file.type || 'application/octet-stream', ...keyHeaders() };
+}
+
+// The service's words for a refusal: the JSON `detail`, or the status text.
+function errorDetail(response, body) {
+    return body && typeof body.detail === 'string' ? body.detail : response.statusText || 'no detail';
+}
+
+// POSTs and reads the answer as JSON: {response, body}, body null when the
+// answer is not JSON; null once aborted. A network failure throws.
+async function post(url, headers, body, signal) {
+    try {
+        const response = await fetch(url, { method: 'POST', headers, body, signal });
+        let json = null;
+        try {
+            json = await response.json();
+        } catch (e) { /* not JSON: reported from the status */ }
+        return signal.aborted ? null : { response, body: json };
+    } catch (e) {
+        if (signal.aborted) return null;
+        throw e;
+    }
 }
 
 // The filename="..." of a Content-Disposition, or `fallback`.
@@ -104,12 +152,11 @@ async function anonymize() {
             body: file,
         });
         if (!response.ok) {
-            let detail = response.statusText || 'no detail';
+            let body = null;
             try {
-                const body = await response.json();
-                if (typeof body.detail === 'string') detail = body.detail;
+                body = await response.json();
             } catch (e) { /* not JSON: the status text */ }
-            throw new Error(`HTTP ${response.status}: ${detail}`);
+            throw new Error(`HTTP ${response.status}: ${errorDetail(response, body)}`);
         }
         const blob = await response.blob();
         const name = attachmentName(response.headers.get('Content-Disposition'), 'anonymized');
@@ -133,54 +180,77 @@ async function anonymize() {
     }
 }
 
-async function detect(file) {
-    lastFile = file;
-    anonymizeButton.disabled = false;
-    delete result.dataset.anonymize;
+// One photo picked or dropped goes to /api/detect, several to the batch.
+function detectFiles(files) {
+    if (files.length === 1) detect(files[0]);
+    else if (files.length > 1) detectBatch(files);
+}
+
+// Forgets the faces and the error on show and aborts the detection still
+// running: the signal is the new one's.
+function startDetection() {
     controller?.abort();
     controller = new AbortController();
-    const { signal } = controller;
-
-    faces = [];
+    delete result.dataset.anonymize;
     errorLine.hidden = true;
     errorLine.textContent = '';
+    clearFaces();
+    setState('detecting');
+    return controller.signal;
+}
+
+function clearFaces() {
+    faces = [];
     faceList.replaceChildren();
     overlay.getContext('2d').clearRect(0, 0, overlay.width, overlay.height);  // the last photo's boxes
     result.dataset.facesDetected = '0';
     result.dataset.facesShown = '0';
     delete result.dataset.facesDrawn;
-    setState('detecting');
-    statusLine.textContent = `Looking for faces in ${file.name || 'the photo'}…`;
+}
 
+// The photo on show, lightened; the boxes follow once it has loaded.
+function showPhoto(file) {
+    lastFile = file;
     if (photoUrl) URL.revokeObjectURL(photoUrl);
     photoUrl = URL.createObjectURL(file);
-    photo.src = photoUrl;  // shown lightened; the boxes follow once the answer comes
+    photo.src = photoUrl;
     result.hidden = false;
+}
 
-    let response;
-    let body = null;
+function setBatchState(state) {
+    result.dataset.batchState = state;
+}
+
+// Back to no batch: the list is hidden and empty.
+function endBatch() {
+    batchFiles = [];
+    batchEntries = [];
+    chosen = -1;
+    batchList.replaceChildren();
+    batchSection.hidden = true;
+    setBatchState('idle');
+    result.dataset.batchPhotos = '0';
+    delete result.dataset.batchChosen;
+}
+
+async function detect(file) {
+    const signal = startDetection();
+    endBatch();
+    anonymizeButton.disabled = false;
+    statusLine.textContent = `Looking for faces in ${file.name || 'the photo'}…`;
+    showPhoto(file);  // the boxes follow once the answer comes
+
+    let answer;
     try {
-        response = await fetch(detectUrl(), {
-            method: 'POST',
-            headers: requestHeaders(file),
-            body: file,
-            signal,
-        });
-        try {
-            body = await response.json();
-        } catch (e) {
-            if (signal.aborted) return;
-            body = null;  // not JSON: reported below from the status
-        }
+        answer = await post(detectUrl(), requestHeaders(file), file, signal);
     } catch (e) {
-        if (signal.aborted) return;
         showError(`Network error: the service could not be reached (${e.message}).`);
         return;
     }
-    if (signal.aborted) return;
+    if (!answer) return;  // aborted: another photo came
+    const { response, body } = answer;
     if (!response.ok) {
-        const detail = body && typeof body.detail === 'string' ? body.detail : response.statusText || 'no detail';
-        showError(`The service could not check this photo (HTTP ${response.status}): ${detail}`);
+        showError(`The service could not check this photo (HTTP ${response.status}): ${errorDetail(response, body)}`);
         return;
     }
     if (!Array.isArray(body)) {
@@ -192,18 +262,130 @@ async function detect(file) {
     render();
 }
 
+// An entry of the batch answer: its name and either its faces or its error.
+function validEntry(entry) {
+    return entry !== null && typeof entry === 'object' && typeof entry.name === 'string'
+        && (Array.isArray(entry.faces) || (typeof entry.error === 'object' && entry.error !== null));
+}
+
+// Several photos in one request; `keep` is the index of the entry to show
+// again when the same photos are sent in another mode.
+async function detectBatch(files, keep = -1) {
+    const signal = startDetection();
+    endBatch();
+    batchFiles = files;
+    lastFile = null;
+    anonymizeButton.disabled = true;  // until a photo of the batch is on show
+    result.hidden = true;
+    setBatchState('sending');
+    statusLine.textContent = `Looking for faces in ${files.length} photos…`;
+
+    const form = new FormData();
+    for (const file of files) form.append('image', file, file.name);
+    let answer;
+    try {
+        // No Content-Type here: the browser writes the form's, with its boundary.
+        answer = await post(detectUrl('/api/detect/batch'), keyHeaders(), form, signal);
+    } catch (e) {
+        showBatchError(`Network error: the service could not be reached (${e.message}).`);
+        return;
+    }
+    if (!answer) return;
+    const { response, body } = answer;
+    if (!response.ok) {
+        // 413: more photos than the service's max_batch, or a body over its limit.
+        const advice = response.status === 413 ? ' Choose fewer photos, or send them in smaller groups.' : '';
+        showBatchError(`The service could not check these ${files.length} photos together `
+            + `(HTTP ${response.status}): ${errorDetail(response, body)}.${advice}`);
+        return;
+    }
+    if (!Array.isArray(body) || body.length !== files.length || !body.every(validEntry)) {
+        showBatchError('The service sent an answer this page does not understand.');
+        return;
+    }
+
+    batchEntries = body;
+    result.dataset.batchPhotos = String(body.length);
+    batchList.replaceChildren(...body.map(batchItem));
+    const failed = body.filter((entry) => !entry.faces).length;
+    batchSummary.textContent = failed === 0
+        ? `${files.length} photos checked; choose one to see its faces.`
+        : `${files.length} photos checked, ${failed} of them could not be; choose one to see its faces.`;
+    batchSection.hidden = false;
+    setBatchState('done');
+
+    const first = body.findIndex((entry) => entry.faces);
+    if (body[keep]?.faces) choose(keep);
+    else if (first >= 0) choose(first);
+    else {
+        statusLine.textContent = `None of the ${files.length} photos could be checked; the list says why.`;
+        setState('error');
+    }
+}
+
+function showBatchError(message) {
+    showError(message);
+    setBatchState('error');
+}
+
+// A batch photo's file name, as the answer gives it back.
+const entryName = (i) => batchEntries[i].name || `photo ${i + 1}`;
+
+// A list item: a button that shows the photo, or the photo's error in words.
+function batchItem(entry, i) {
+    const item = document.createElement('li');
+    item.dataset.name = entry.name;
+    const name = entryName(i);
+    if (entry.faces) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.addEventListener('click', () => choose(i));
+        item.append(button);  // its text, the face count at the slider's value, is written by render()
+    } else {
+        const { status, detail } = entry.error;
+        item.dataset.error = String(status);
+        item.classList.add('failed');
+        item.textContent = `${name}: not checked (HTTP ${status}: ${typeof detail === 'string' ? detail : 'no detail'})`;
+    }
+    return item;
+}
+
+// Shows the batch's photo i with its faces from the batch answer.
+function choose(i) {
+    chosen = i;
+    result.dataset.batchChosen = String(i);
+    for (const [j, item] of [...batchList.children].entries()) {
+        const button = item.querySelector('button');
+        if (!button) continue;
+        if (j === i) button.setAttribute('aria-current', 'true');
+        else button.removeAttribute('aria-current');
+    }
+    delete result.dataset.anonymize;
+    errorLine.hidden = true;  // an anonymisation's error was about another photo
+    clearFaces();
+    faces = batchEntries[i].faces;
+    showPhoto(batchFiles[i]);
+    anonymizeButton.disabled = false;
+    setState('done');
+    render();
+}
+
 function render() {
     const t = threshold();
     sliderValue.textContent = t.toFixed(2);
+    renderBatchList(t);
     if (result.dataset.state !== 'done') return;
 
     const shown = faces.filter((f) => f.confidence >= t);
     result.dataset.facesDetected = String(faces.length);
     result.dataset.facesShown = String(shown.length);
     const noun = faces.length === 1 ? 'face' : 'faces';
-    statusLine.textContent = faces.length === 0
+    const which = chosen >= 0
+        ? `Photo ${chosen + 1} of ${batchEntries.length} (${entryName(chosen)}). `
+        : '';
+    statusLine.textContent = which + (faces.length === 0
         ? `No face found (down to confidence ${FLOOR.toFixed(2)}).`
-        : `Showing ${shown.length} of ${faces.length} ${noun} found (confidence at least ${t.toFixed(2)}).`;
+        : `Showing ${shown.length} of ${faces.length} ${noun} found (confidence at least ${t.toFixed(2)}).`);
 
     faceList.replaceChildren(...shown.map((f, i) => {
         const [x, y, w, h] = f.box;
@@ -217,11 +399,26 @@ function render() {
     draw(shown);
 }
 
+// Each photo of the batch with the faces the slider lets through.
+function renderBatchList(t) {
+    batchEntries.forEach((entry, i) => {
+        const button = batchList.children[i]?.querySelector('button');
+        if (!entry.faces || !button) return;
+        const shown = entry.faces.filter((f) => f.confidence >= t).length;
+        button.parentElement.dataset.facesDetected = String(entry.faces.length);
+        button.parentElement.dataset.facesShown = String(shown);
+        button.textContent = `${entryName(i)}: ${plural(shown, 'face')}`;
+    });
+}
+
 // Boxes, keypoints and labels on the transparent canvas over the photo, in the
 // photo's pixels; line widths are scaled so they look the same at any size.
 function draw(shown) {
     const ctx = overlay.getContext('2d');
-    if (!photo.naturalWidth) return;  // not loaded yet, or not a photo the browser can show
+    // Not loaded yet (while another photo of a batch loads, naturalWidth is
+    // still the last one's, but complete is false), or not a photo the
+    // browser can show.
+    if (!photo.complete || !photo.naturalWidth) return;
     if (overlay.width !== photo.naturalWidth) overlay.width = photo.naturalWidth;
     if (overlay.height !== photo.naturalHeight) overlay.height = photo.naturalHeight;
     ctx.clearRect(0, 0, overlay.width, overlay.height);
@@ -260,13 +457,12 @@ function draw(shown) {
     result.dataset.facesDrawn = String(shown.length);
 }
 
-fileInput.addEventListener('change', () => {
-    if (fileInput.files.length > 0) detect(fileInput.files[0]);
-});
+fileInput.addEventListener('change', () => detectFiles([...fileInput.files]));
 slider.addEventListener('input', render);
 anonymizeButton.addEventListener('click', anonymize);
 modeSelect.addEventListener('change', () => {
-    if (lastFile) detect(lastFile);
+    if (batchFiles.length > 0) detectBatch(batchFiles, chosen);
+    else if (lastFile) detect(lastFile);
 });
 window.addEventListener('resize', render);
 photo.addEventListener('load', render);
@@ -288,16 +484,16 @@ document.addEventListener('dragleave', (e) => {
 document.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('dragging');
-    const file = e.dataTransfer?.files?.[0];
-    if (!file) {
+    const files = [...(e.dataTransfer?.files ?? [])];
+    if (files.length === 0) {
         showError('Nothing to check: drop a photo file.');
         return;
     }
-    // The file picker then names the photo on show, as if it had been picked.
+    // The file picker then names the photos on show, as if they had been picked.
     const picked = new DataTransfer();
-    picked.items.add(file);
+    for (const file of files) picked.items.add(file);
     fileInput.files = picked.files;
-    detect(file);
+    detectFiles(files);
 });
 
 render();

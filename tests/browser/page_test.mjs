@@ -11,10 +11,19 @@
 // stopped; then, against a server with an API key, that a photo sent without
 // the key gets the 401 in words and with the key typed in is detected, the
 // key going as X-API-Key only when typed; and that the Anonymize button
-// downloads the photo as a JPEG from /api/anonymize. Saves SCREENSHOT_DIR/page.png (the 0.7
-// state) and SCREENSHOT_DIR/page-readme.png, the same state with the photo
-// pixelated so that it cannot be recognised: only that one may be copied into
-// the repository (docs/page.png); the shared photos never may.
+// downloads the photo as a JPEG from /api/anonymize. Then, against a server
+// with --max-batch 3, three files picked at once (ivan.jpg, BATCH_PHOTO from
+// ../shared/eval and a truncated JPEG made here): one POST to
+// /api/detect/batch, the list in order with each photo's face count and the
+// broken one's error, the second photo drawn from that answer when its
+// button is clicked, the first again by keyboard at another slider value,
+// the mode sending the batch again, two photos dropped at once, four photos
+// refused with the service's 413 in words, and one photo afterwards back on
+// /api/detect. Saves SCREENSHOT_DIR/page.png (the 0.7 state),
+// SCREENSHOT_DIR/page-batch.png (the batch, its second photo on show) and
+// SCREENSHOT_DIR/page-readme.png, the 0.7 state with the photo pixelated so
+// that it cannot be recognised: only that one may be copied into the
+// repository (docs/page.png); the shared photos never may.
 //
 // Exit 0: passed; 1: failed; 77: skipped (no photo, no chromium, or no
 // playwright-core: `npm ci --prefix tests/browser`).
@@ -39,12 +48,18 @@ if (!binary || !sharedDir || !outDir) {
     process.exit(2);
 }
 const photoPath = resolve(sharedDir, 'golden', 'ivan.jpg');
+// A WIDER FACE photo (1024 x 682) with two large, clear faces, both above
+// 0.999 in the faithful mode: the batch's second photo.
+const BATCH_PHOTO = 'eval/widerface-dev/images/1--Handshaking/1_Handshaking_Handshaking_1_357.jpg';
+const batchPhotoPath = resolve(sharedDir, BATCH_PHOTO);
+const BATCH_LIMIT = 3;  // the batch server's --max-batch
 
 function skip(why) {
     console.log(`skipped: ${why}`);
     process.exit(77);
 }
 if (!existsSync(photoPath)) skip(`no ${photoPath}`);
+if (!existsSync(batchPhotoPath)) skip(`no ${batchPhotoPath}`);
 if (!existsSync(CHROMIUM)) skip(`no ${CHROMIUM} (apt-get install chromium)`);
 let chromium;
 try {
@@ -394,7 +409,225 @@ async function runKeyed(base) {
         check(shown === 1, 'with the key typed in, the photo is detected (one face at 0.95)', `${shown}`);
         check(JSON.stringify(keys) === JSON.stringify([null, API_KEY]),
             'X-API-Key went only once typed, as typed', JSON.stringify(keys));
+
+        // A batch carries the key the same way.
+        await page.setInputFiles('#file', [photoPath, batchPhotoPath]);
+        await page.waitForFunction(() => {
+            const r = document.getElementById('result');
+            return r.dataset.batchState === 'done' && r.dataset.facesDrawn === r.dataset.facesShown;
+        });
+        check(keys.length === 3 && keys[2] === API_KEY, 'a batch of two is sent with the key too', JSON.stringify(keys));
         check(problems.length === 0, 'no uncaught error or CSP violation with the key field', problems.join('; '));
+    } finally {
+        await browser.close();
+    }
+}
+
+// Several photos at once, against a service taking at most BATCH_LIMIT.
+async function runBatch(base, tmp) {
+    const ivan = readFileSync(photoPath);
+    const second = readFileSync(batchPhotoPath);
+    const secondName = BATCH_PHOTO.split('/').at(-1);
+    const brokenPath = join(tmp, 'broken.jpg');
+    writeFileSync(brokenPath, ivan.subarray(0, 3000));  // a JPEG cut short: its header, no end
+    const files = [photoPath, batchPhotoPath, brokenPath];
+    const names = ['ivan.jpg', secondName, 'broken.jpg'];
+
+    // What the API itself answers for the three, to hold the page to.
+    const batchForm = (bodies) => {
+        const form = new FormData();
+        bodies.forEach((bytes, i) => form.append('image', new Blob([bytes], { type: 'image/jpeg' }), names[i] ?? `extra-${i}.jpg`));
+        return form;
+    };
+    const api = await (await fetch(`${base}/api/detect/batch?confidence=0.5`, {
+        method: 'POST', body: batchForm([ivan, second, readFileSync(brokenPath)]),
+    })).json();
+    check(Array.isArray(api) && api.length === 3 && api.map((e) => e.name).join() === names.join()
+        && api[0].faces && api[1].faces && api[2].error,
+    'the API answers the batch in order: two photos with faces, the broken one with its error', JSON.stringify(api));
+    const countAt = (entry, t) => entry.faces.filter((f) => f.confidence >= t).length;
+    check(countAt(api[0], 0.95) === 1 && countAt(api[0], 0.7) === 2 && countAt(api[1], 0.95) === 2,
+        `1 face at 0.95 in ivan.jpg (2 at 0.7), 2 at 0.95 in ${secondName}`);
+    const brokenError = api[2].error;
+    const tooMany = await fetch(`${base}/api/detect/batch?confidence=0.5`, {
+        method: 'POST', body: batchForm([ivan, ivan, ivan, ivan]),
+    });
+    const tooManyDetail = (await tooMany.json()).detail;
+    check(tooMany.status === 413 && tooManyDetail.includes(`at most ${BATCH_LIMIT}`),
+        `the API refuses ${BATCH_LIMIT + 1} photos: 413 "${tooManyDetail}"`);
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    try {
+        const page = await browser.newPage({ viewport: { width: 900, height: 1000 }, deviceScaleFactor: 1 });
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        const posts = [];  // path and query of every POST the page made
+        page.on('request', (r) => {
+            if (r.method() === 'POST') posts.push(r.url().slice(base.length));
+        });
+        const problems = [];
+        page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+        page.on('console', (m) => {
+            if (m.type() !== 'error') return;
+            // The 413 of the too-many check below is logged by the browser; expected.
+            if (/Failed to load resource: the server responded with a status of 413/.test(m.text())) return;
+            problems.push(`console error: ${m.text()}`);
+        });
+        check((await page.goto(`${base}/`)).status() === 200, 'the batch server serves the page');
+        check(await page.locator('#file').evaluate((e) => e.multiple), 'the file input takes several files');
+
+        const drawn = () => page.waitForFunction(() => {
+            const r = document.getElementById('result');
+            return r.dataset.batchState === 'done' && r.dataset.state === 'done'
+                && r.dataset.facesDrawn === r.dataset.facesShown;
+        });
+        const state = () => page.evaluate(() => {
+            const r = document.getElementById('result');
+            return {
+                batch: r.dataset.batchState,
+                photos: Number(r.dataset.batchPhotos),
+                chosen: r.dataset.batchChosen,
+                shown: Number(r.dataset.facesShown),
+                faces: [...document.querySelectorAll('#faces li')].map((li) => li.dataset.box),
+                entries: [...document.querySelectorAll('#batch-list li')].map((li) => ({
+                    name: li.dataset.name,
+                    shown: li.dataset.facesShown,
+                    error: li.dataset.error,
+                    text: li.textContent,
+                    button: li.querySelector('button') !== null,
+                    current: li.querySelector('button')?.getAttribute('aria-current') === 'true',
+                })),
+                status: document.getElementById('status').textContent,
+                width: document.getElementById('overlay').width,
+            };
+        });
+        const alphaAt = (x, y) => page.evaluate(([x, y]) =>
+            document.getElementById('overlay').getContext('2d').getImageData(x, y, 1, 1).data[3], [x, y]);
+        const leftEdge = (f) => [f.box[0], f.box[1] + Math.round(f.box[3] / 2)];
+        const boxesAt = (entry, t) => entry.faces.filter((f) => f.confidence >= t).map((f) => f.box.join(','));
+
+        // Three files picked at once: one request, the list, the first photo on show.
+        await page.setInputFiles('#file', files);
+        await drawn();
+        let s = await state();
+        check(JSON.stringify(posts) === JSON.stringify(['/api/detect/batch?confidence=0.5']),
+            'the three photos went in one POST /api/detect/batch at the floor 0.5', JSON.stringify(posts));
+        check(s.photos === 3 && s.entries.length === 3 && s.entries.map((e) => e.name).join() === names.join(),
+            'the list has the three photos, in order', JSON.stringify(s.entries));
+        check(s.entries[0].shown === '1' && s.entries[0].text === 'ivan.jpg: 1 face'
+            && s.entries[1].shown === '2' && s.entries[1].text === `${secondName}: 2 faces`,
+        'each photo with its face count at 0.95', JSON.stringify(s.entries));
+        check(s.entries[2].error === String(brokenError.status) && !s.entries[2].button
+            && s.entries[2].text.includes(brokenError.detail),
+        `the broken one with its own error, in words (${brokenError.status}: ${brokenError.detail})`, s.entries[2].text);
+        check(s.chosen === '0' && s.entries[0].current && s.shown === 1 && s.faces[0] === api[0].faces[0].box.join(',')
+            && await alphaAt(...leftEdge(api[0].faces[0])) > 0,
+        'the first photo is on show with its face drawn', JSON.stringify(s));
+        check(/^Photo 1 of 3 \(ivan\.jpg\)\. Showing 1 of 2 faces found/.test(s.status),
+            'the status line names the photo on show', s.status);
+        check(await page.locator('#batch-summary').textContent() === '3 photos checked, 1 of them could not be; '
+            + 'choose one to see its faces.', 'the summary counts the failed photo',
+        await page.locator('#batch-summary').textContent());
+
+        // The second photo, clicked: drawn from the batch's answer, nothing sent.
+        await page.getByRole('button', { name: `${secondName}: 2 faces` }).click();
+        await drawn();
+        s = await state();
+        check(s.chosen === '1' && s.entries[1].current && !s.entries[0].current, 'the second entry is the one on show',
+            JSON.stringify(s.entries));
+        check(s.width === 1024 && await page.locator('#photo').evaluate((img) => img.naturalWidth === 1024),
+            `the canvas is ${secondName}'s size (1024 px wide)`, `${s.width}`);
+        check(s.shown === 2 && JSON.stringify(s.faces) === JSON.stringify(boxesAt(api[1], 0.95)),
+            'its two faces are listed, as the batch answered', JSON.stringify(s.faces));
+        for (const f of api[1].faces) {
+            check(await alphaAt(...leftEdge(f)) > 0 && await alphaAt(f.keypoints.nose[0], f.keypoints.nose[1]) > 0,
+                `the box and keypoints of its face at (${f.box[0]}, ${f.box[1]}) are drawn`);
+        }
+        check(await alphaAt(...leftEdge(api[0].faces[0])) === 0, 'ivan.jpg\'s box is gone from the canvas');
+        check(posts.length === 1, 'choosing a photo sent nothing', JSON.stringify(posts));
+        await page.screenshot({ path: join(outDir, 'page-batch.png'), fullPage: true });
+        console.log(`saved ${join(outDir, 'page-batch.png')}`);
+
+        // Anonymize takes the batch's photo on show (two faces, where ivan.jpg has one at 0.95).
+        const [download] = await Promise.all([page.waitForEvent('download'),
+            page.getByRole('button', { name: 'Anonymize' }).click()]);
+        await page.waitForFunction(() => document.getElementById('result').dataset.anonymize === 'done');
+        const saved = readFileSync(await download.path());
+        const savedStatus = await page.locator('#status').textContent();
+        check(posts.at(-1) === '/api/anonymize?confidence=0.95' && saved[0] === 0xff && saved[1] === 0xd8
+            && /with 2 faces blurred/.test(savedStatus),
+        `Anonymize sends the photo on show, ${secondName}`, `${posts.at(-1)} ${savedStatus}`);
+        const detections = () => posts.filter((p) => p.startsWith('/api/detect'));
+
+        // The slider filters the batch too; the first photo again, by keyboard.
+        await page.getByLabel('Minimum confidence').fill('0.7');
+        const first = page.getByRole('button', { name: 'ivan.jpg: 2 faces' });
+        check(await first.count() === 1, 'at 0.7 the list counts ivan.jpg\'s two faces');
+        await first.focus();
+        await page.keyboard.press('Enter');
+        await page.waitForFunction(() => document.getElementById('result').dataset.batchChosen === '0');
+        await drawn();
+        s = await state();
+        check(s.shown === 2 && JSON.stringify(s.faces) === JSON.stringify(boxesAt(api[0], 0.7))
+            && await alphaAt(...leftEdge(api[0].faces[1])) > 0,
+        'Enter on ivan.jpg\'s button shows it with both faces at 0.7', JSON.stringify(s));
+        check(detections().length === 1, 'still one detection', JSON.stringify(posts));
+
+        // Another mode sends the batch again, in that mode; the photo on show stays.
+        // The change handler marks the batch "sending" before selectOption
+        // returns, so drawn() waits for the new answer.
+        await page.getByLabel('Mode', { exact: true }).selectOption('default');
+        await drawn();
+        s = await state();
+        check(posts.at(-1) === '/api/detect/batch?mode=default&confidence=0.5' && detections().length === 2,
+            'a new mode sends the batch again, with the mode', JSON.stringify(posts));
+        check(s.photos === 3 && s.chosen === '0', 'the same photo is on show in the new mode', JSON.stringify(s));
+        await page.getByLabel('Mode', { exact: true }).selectOption('');
+        await drawn();
+
+        // Two photos dropped at once: a batch, and the file picker holds both.
+        await page.evaluate(async ([a, b, bName]) => {
+            const file = (base64, name) => new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], name,
+                { type: 'image/jpeg' });
+            const data = new DataTransfer();
+            data.items.add(file(a, 'ivan.jpg'));
+            data.items.add(file(b, bName));
+            const target = document.getElementById('drop');
+            for (const type of ['dragenter', 'dragover', 'drop'])
+                target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
+        }, [ivan.toString('base64'), second.toString('base64'), secondName]);
+        await page.waitForFunction(() => document.getElementById('result').dataset.batchPhotos === '2');
+        await drawn();
+        s = await state();
+        check(s.entries.map((e) => e.name).join() === `ivan.jpg,${secondName}` && posts.at(-1).startsWith('/api/detect/batch?'),
+            'two dropped photos go as a batch of two', JSON.stringify(s.entries));
+        check(await page.locator('#file').evaluate((e) => e.files.length) === 2, 'the file picker names both');
+
+        // One photo too many: the service's 413, in words.
+        await page.setInputFiles('#file', [photoPath, batchPhotoPath, photoPath, brokenPath]);
+        await page.waitForFunction(() => document.getElementById('result').dataset.batchState === 'error');
+        const error = page.locator('#error');
+        const errorText = await error.textContent();
+        check(await error.isVisible() && errorText.includes('413') && errorText.includes(tooManyDetail)
+            && errorText.includes('4 photos'), `${BATCH_LIMIT + 1} photos: the 413 and its detail in words`, errorText);
+        check(await page.locator('#batch').isHidden() && await page.locator('#result').isHidden(),
+            'no list and no photo with that error');
+        check(await page.getByRole('button', { name: 'Anonymize' }).isDisabled(), 'nothing to anonymize then');
+
+        // One photo again: /api/detect as before, the batch gone.
+        await page.setInputFiles('#file', photoPath);
+        await page.waitForFunction(() => {
+            const r = document.getElementById('result');
+            return r.dataset.state === 'done' && r.dataset.facesDrawn === r.dataset.facesShown;
+        });
+        s = await state();
+        check(posts.at(-1) === '/api/detect?confidence=0.5' && s.batch === 'idle' && s.photos === 0
+            && s.chosen === undefined && await page.locator('#batch').isHidden() && await error.isHidden(),
+        'one photo after a batch goes to /api/detect, the list hidden', JSON.stringify({ posts, s }));
+        check(s.shown === 2 && /^Showing 2 of 2 faces found \(confidence at least 0\.70\)/.test(s.status),
+            'it is shown as before (both faces at the slider\'s 0.70)',
+            JSON.stringify(s));
+
+        check(problems.length === 0, 'no uncaught error and no CSP violation in the batch steps', problems.join('; '));
     } finally {
         await browser.close();
     }
@@ -410,6 +643,10 @@ try {
     const keyedBase = await startServer(['--api-keys', API_KEY]);
     console.log(`ok: face-service serving ${keyedBase} with an API key`);
     await runKeyed(keyedBase);
+    await stopServer();
+    const batchBase = await startServer(['--max-batch', String(BATCH_LIMIT)]);
+    console.log(`ok: face-service serving ${batchBase} with at most ${BATCH_LIMIT} photos a batch`);
+    await runBatch(batchBase, tmp);
     console.log('browser_page: all checks passed');
 } catch (e) {
     console.log(`FAIL: ${e instanceof CheckFailed ? e.message : e.stack}`);
