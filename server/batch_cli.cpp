@@ -434,13 +434,13 @@ Workers make_workers(const DetectJob& job, std::string_view route, const std::st
     if (job.server_url.empty()) {
         // The photos in parallel, one per core, on one shared detector of
         // one thread (Detector::detect is const and thread-safe). Against one
-        // photo at a time on every core (what `detect PHOTO...` does), on 50
-        // WIDER FACE photos on a 2-core VM that other builds shared, both took
-        // 21-33 s for the same ~21-23 s of CPU: no winner there. Photos in
-        // parallel share nothing, have no per-level barriers and no serial
-        // decode or NMS, so they scale with cores where one photo's pyramid
-        // levels and window batches do not (a 1024-pixel photo has too
-        // little work for 16 threads).
+        // photo at a time on every core (what `detect PHOTO...` does), on 32
+        // WIDER FACE photos on a quiet 2-core VM: a median 11.17 s against
+        // 12.19 s, faster in 4 of 5 rounds (bench/strategies.sh,
+        // bench/RESULTS.md). Photos in parallel share nothing, have no
+        // per-level barriers and no serial decode or NMS, so they scale with
+        // cores where one photo's pyramid levels and window batches do not (a
+        // 1024-pixel photo has too little work for 16 threads).
         w.count = job.threads > 0 ? job.threads : available_cores();
         w.detector = std::make_unique<const mtcnn::Detector>(engine::kernels_for(engine::configured_isa()),
                                                              job.weights_dir, 1);

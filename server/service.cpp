@@ -405,13 +405,11 @@ Response FaceService::detect(const Request& request) const {
 
 // The photos of a batch run concurrently on the detector's pool, one photo
 // per thread; a photo's own parallel work (pyramid levels, window batches)
-// is helped by the threads with no photo left. 8 WIDER FACE photos (default
-// mode, 2 threads, AVX-512, a 2-core VM busy with other builds), two runs:
-// concurrently best 5.6 / 5.6 s, median 6.1 / 5.8 s; one after another on
-// both threads best 5.9 / 5.6 s, median 6.3 / 6.1 s: a few per cent, within
-// the noise at best, on 2 cores. One photo leaves threads idle in its
-// serial parts (NMS, the small pyramid levels), which another photo fills,
-// so more cores should widen the gap (not measured here).
+// is helped by the threads with no photo left. One photo leaves threads
+// idle in its serial parts (decoding, NMS, the small pyramid levels), which
+// another photo fills: on a quiet 2-core VM, 32 WIDER FACE photos took a
+// median 12.03 s as one batch against 13.66 s as one request after another,
+// faster in each of 5 rounds (bench/strategies.sh, bench/RESULTS.md).
 // At most threads() photos of a batch are decoded at once.
 Response FaceService::detect_batch(const Request& request) const {
     if (!ready()) return not_ready_response();
