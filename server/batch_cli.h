@@ -226,19 +226,6 @@ std::string anonymized_path(const std::string& out_dir, const std::string& relat
 // The query of /api/anonymize for `job` and an output named `output`.
 std::string anonymize_query(const AnonymizeJob& job, const std::string& output);
 
-// The parameters a run records beside its output, as JSON:
-// {"mode", "confidence", "min_face_size", "max_faces"}, the last two null
-// when not given; anonymize adds "method" and "strength".
-nlohmann::json job_parameters(const DetectJob& job);
-
-// The record of `parameters` at `record`. Without `earlier_output` (nothing
-// written yet that the parameters shaped), it is written (replacing one
-// there). With it, an existing record must hold the same parameters:
-// BatchError naming both otherwise, or for a record that is not one; a
-// missing record is written. Returns whether it was missing with earlier
-// output (the caller says so). Written to RECORD.part, then renamed.
-bool check_parameters(const std::string& record, const nlohmann::json& parameters, bool earlier_output);
-
 // Runs the job; the exit status (0, or 1 when a photo failed). Throws BatchError.
 int run_anonymize(const AnonymizeJob& job);
 

@@ -123,7 +123,6 @@ constexpr const char* kUsage = R"(usage:
   face-service --help
 )";
 
-
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };

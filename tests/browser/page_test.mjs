@@ -95,6 +95,17 @@ process.on('exit', () => {
     if (server && serverExit === null) server.kill('SIGKILL');
 });
 
+// Pushes onto `problems` the page's uncaught errors and console errors,
+// except the browser's own log of a response with the `expected` status.
+function collectProblems(page, problems, expected) {
+    const expectedLog = `Failed to load resource: the server responded with a status of ${expected}`;
+    page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+    page.on('console', (m) => {
+        if (m.type() !== 'error' || m.text().includes(expectedLog)) return;
+        problems.push(`console error: ${m.text()}`);
+    });
+}
+
 async function startServer(extraArgs = []) {
     const port = await freePort();
     serverExit = null;
@@ -151,13 +162,7 @@ async function run(base, tmp) {
         const problems = [];  // uncaught errors and CSP violations
         context.on('request', (r) => requests.push({ method: r.method(), url: r.url() }));
         context.on('response', async (r) => responses.set(r.url(), await r.allHeaders()));
-        page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-        page.on('console', (m) => {
-            if (m.type() !== 'error') return;
-            // The 415 of the error check below is logged by the browser; expected.
-            if (/Failed to load resource: the server responded with a status of 415/.test(m.text())) return;
-            problems.push(`console error: ${m.text()}`);
-        });
+        collectProblems(page, problems, 415);  // the 415 of the error check below
 
         // The page, its headers, its assets.
         const main = await page.goto(`${base}/`);
@@ -382,12 +387,7 @@ async function runKeyed(base) {
             if (r.method() === 'POST') keys.push(r.headers()['x-api-key'] ?? null);
         });
         const problems = [];
-        page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-        page.on('console', (m) => {
-            if (m.type() !== 'error') return;
-            if (/Failed to load resource: the server responded with a status of 401/.test(m.text())) return;
-            problems.push(`console error: ${m.text()}`);
-        });
+        collectProblems(page, problems, 401);
         check((await page.goto(`${base}/`)).status() === 200, 'with an API key set, the page itself is open');
         const keyField = page.getByLabel('API key', { exact: true });
         check(await keyField.getAttribute('type') === 'password' && await keyField.inputValue() === '',
@@ -465,13 +465,7 @@ async function runBatch(base, tmp) {
             if (r.method() === 'POST') posts.push(r.url().slice(base.length));
         });
         const problems = [];
-        page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-        page.on('console', (m) => {
-            if (m.type() !== 'error') return;
-            // The 413 of the too-many check below is logged by the browser; expected.
-            if (/Failed to load resource: the server responded with a status of 413/.test(m.text())) return;
-            problems.push(`console error: ${m.text()}`);
-        });
+        collectProblems(page, problems, 413);  // the 413 of the too-many check below
         check((await page.goto(`${base}/`)).status() === 200, 'the batch server serves the page');
         check(await page.locator('#file').evaluate((e) => e.multiple), 'the file input takes several files');
 
